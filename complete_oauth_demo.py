@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""The complete OAuth 2.0 + PKCE story, run for real: the client ("your app") at :8091.
+
+Read this file top to bottom as the walkthrough:
+
+  Chapter 1   GET /           the welcome page
+  Chapter 2–3 GET /login      PKCE verifier + challenge, state, nonce; 302 to the server
+  Chapter 4–5 (the authorization server's side: oauthdemo/authserver.py)
+  Chapter 6–9 GET /callback   error? state? iss? code → token exchange → verify ID token
+  Chapter 10  GET /api/protected   a protected API that accepts the session or a Bearer token
+
+RFC 6749 (OAuth 2.0), RFC 7636 (PKCE), OpenID Connect Core 1.0, RFC 9207, RFC 6750.
+With nothing configured it starts its own authorization server (an Auth0 stand-in on
+:8092); with AUTH0_* or OIDC_* settings it talks to the real thing. Standard library only.
+"""
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+import time
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from oauthdemo import httpkit, runner
+from oauthdemo.errors import InvalidToken, OAuth2Error
+from oauthdemo.httpkit import Markup, Response, esc, json_response, render
+from oauthdemo.oidc_client import OIDCClient, PendingLogins, human_duration
+
+SESSION_COOKIE = "demo_session"      # which logged-in session this browser holds
+BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
+SESSIONS_MAX = 1000
+SESSION_TTL = 8 * 3600
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+ERROR_HINTS = {
+    "access_denied": "You (or the server) pressed Deny. Nothing was shared; start again "
+                     "whenever you like.",
+    "invalid_state": "State protects against login CSRF: a callback is accepted only once, "
+                     "only in the browser that started the login, and only for 10 minutes.",
+    "invalid_grant": "The code was refused: it may have been used already, expired, or the "
+                     "PKCE verifier did not match the challenge.",
+    "invalid_request": "Check that the redirect URI registered with the provider is exactly "
+                       "this app's /callback (scheme, host, port and path).",
+}
+
+
+@dataclass
+class Session:
+    """A logged-in browser: the tokens stay here on the server, never in a URL or page JS."""
+    sid: str
+    tokens: dict
+    id_claims: dict
+    trace: dict
+    created: float = field(default_factory=time.time)
+
+    @property
+    def user(self) -> dict:
+        c = self.id_claims
+        return {"sub": c.get("sub"), "name": c.get("name"), "email": c.get("email")}
+
+
+class DemoApp:
+    """The client's state, on the server instance: pending logins and sessions."""
+
+    def __init__(self, client: OIDCClient, *, scope: str, narrator, clock=time.time,
+                 auth_server=None, secure_cookies: bool = False):
+        self.client = client
+        self.scope = scope
+        self.narrator = narrator
+        self.clock = clock
+        self.auth_server = auth_server      # the embedded server, when it is in use
+        self.secure_cookies = secure_cookies
+        self.pending = PendingLogins(clock=clock)
+        self.sessions: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+        self.base_url = ""
+
+    def new_session(self, result) -> Session:
+        session = Session(secrets.token_urlsafe(32), result.tokens, result.id_claims,
+                          result.request.trace, self.clock())
+        with self.lock:
+            self.sessions[session.sid] = session
+            while len(self.sessions) > SESSIONS_MAX:
+                self.sessions.popitem(last=False)
+        return session
+
+    def session_for(self, req) -> Session | None:
+        sid = req.cookies.get(SESSION_COOKIE, "")
+        with self.lock:
+            session = self.sessions.get(sid)
+        if session and self.clock() - session.created > SESSION_TTL:
+            self.end_session(sid)
+            return None
+        return session
+
+    def end_session(self, sid: str) -> Session | None:
+        with self.lock:
+            return self.sessions.pop(sid, None)
+
+    def redirect_uri_for(self, req) -> str:
+        """The callback on the host the browser is using, so our cookies come back with it."""
+        host = req.headers.get("Host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name in LOCAL_HOSTS and host.endswith(":" + self.base_url.rsplit(":", 1)[1]):
+            return f"http://{host}/callback"
+        return self.base_url + "/callback"
+
+
+class DemoHandler(httpkit.BaseHandler):
+    """The app's routes. Each handler is one chapter of the walkthrough."""
+
+    routes = {
+        ("GET", "/"): "chapter1_home",
+        ("GET", "/login"): "chapter2_login",
+        ("GET", "/callback"): "chapter6_callback",
+        ("GET", "/api/protected"): "chapter10_protected_api",
+        ("POST", "/logout"): "logout",
+    }
+    json_paths = ("/api/",)
+
+    @property
+    def app(self) -> DemoApp:
+        return self.server.app
+
+    def extra_headers(self, resp):
+        # The logout form posts here and is redirected on to the provider's logout page.
+        return httpkit.security_headers(f"'self' {origin(self.app.client.provider.issuer)}")
+
+    # == Chapter 1: the welcome page ==========================================================
+    def chapter1_home(self, req):
+        session = self.app.session_for(req)
+        n = self.app.narrator
+        n.step(1, "Home")
+        n.say("browser", "GET / — the user opens the app")
+        if session is None:
+            return render("home.html", title="OAuth 2.0 + PKCE, step by step",
+                          provider=self.app.client.provider.label,
+                          issuer=self.app.client.provider.issuer)
+        n.say("your app", f"this browser has a session: {session.user['name'] or session.user['sub']}")
+        return self.profile_page(session)
+
+    def profile_page(self, session: Session) -> Response:
+        claims = session.id_claims
+        rows = Markup("".join(f"<tr><th>{esc(k)}</th><td><code class=\"wrap\">{esc(v)}</code>"
+                              f"</td></tr>" for k, v in claims.items()))
+        expires = session.tokens.get("expires_in")
+        return render("profile.html", title="You are logged in",
+                      name=claims.get("name") or claims.get("sub"), email=claims.get("email", ""),
+                      claims=rows, access_token=session.tokens["access_token"],
+                      expires=human_duration(expires) if expires else "unknown",
+                      api_url=self.app.base_url + "/api/protected",
+                      has_refresh="yes" if session.tokens.get("refresh_token") else "no")
+
+    # == Chapters 2–3: PKCE secrets, then the redirect ========================================
+    def chapter2_login(self, req):
+        browser = req.cookies.get(BROWSER_COOKIE, "")
+        fresh = len(browser) < 20
+        if fresh:
+            browser = secrets.token_urlsafe(24)
+        n = self.app.narrator
+        n.step(1, "The user clicks “Start OAuth Login (PKCE)”")
+        n.say("browser", "GET /login")
+        auth = self.app.client.begin(self.app.redirect_uri_for(req), browser=browser,
+                                     scope=self.app.scope)
+        self.app.pending.add(auth)
+        resp = httpkit.redirect(auth.url, 302)
+        return resp.set_cookie(BROWSER_COOKIE, browser, max_age=600,
+                               secure=self.app.secure_cookies)
+
+    # == Chapters 6–9: the callback, the exchange, the ID token ===============================
+    def chapter6_callback(self, req):
+        browser = req.cookies.get(BROWSER_COOKIE, "")
+        try:
+            result = self.app.client.complete(req.query, self.app.pending, browser)
+        except OAuth2Error as err:
+            self.app.narrator.fail("your app", f"login refused: {err.error}: {err.description}")
+            return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
+        session = self.app.new_session(result)
+        self.app.narrator.ok("your app", f"logged in {result.id_claims.get('name') or result.id_claims['sub']}"
+                                         "; tokens kept on the server, the browser gets only a "
+                                         "session cookie")
+        resp = httpkit.redirect("/", 303)   # 303: a reload of the next page cannot resend the code
+        return resp.set_cookie(SESSION_COOKIE, session.sid, max_age=SESSION_TTL,
+                               secure=self.app.secure_cookies)
+
+    # == Chapter 10: the protected API ========================================================
+    def chapter10_protected_api(self, req):
+        n = self.app.narrator
+        n.step(10, "The protected API call")
+        session = self.app.session_for(req)
+        bearer = req.bearer_token()
+        token = bearer or (session.tokens["access_token"] if session else None)
+        n.say("your app", "Authorization: Bearer …" if bearer else
+              ("session cookie → the session's access token" if session else "no token at all"))
+        try:
+            checked = self.app.client.validate_access_token(token)
+        except OAuth2Error as err:
+            n.fail("your app", f"401 {err.error}: {err.description}")
+            raise InvalidToken(err.description) from err
+        n.ok("your app", f"access token accepted ({checked['how']}) for sub={checked['sub']}")
+        return json_response(self.protected_body(checked, session, token))
+
+    def protected_body(self, checked: dict, session: Session | None, token: str) -> dict:
+        if session is not None and session.user["sub"] == checked["sub"]:
+            user = session.user
+        else:
+            user = self.user_from_provider(checked, token)
+        expires_at = checked["exp"]
+        if expires_at is None and session is not None and session.tokens.get("expires_in"):
+            expires_at = int(session.created + int(session.tokens["expires_in"]))
+        return {"message": f"Hello {user.get('name') or user['sub']}: this API accepted your "
+                           "access token.",
+                "user": user, "scope": checked["scope"] or (session.tokens.get("scope") if session else None),
+                "expires_at": expires_at, "validated_by": checked["how"]}
+
+    def user_from_provider(self, checked: dict, token: str) -> dict:
+        info = checked["claims"] if checked["how"] == "userinfo" else None
+        if info is None:
+            try:
+                info = self.app.client.userinfo(token)
+            except OAuth2Error:
+                info = {}
+        return {"sub": checked["sub"], "name": info.get("name"), "email": info.get("email")}
+
+    # == Logging out ===========================================================================
+    def logout(self, req):
+        session = self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
+        self.app.narrator.say("your app", "session deleted; sending the browser to the "
+                                          "provider's logout")
+        target = self.app.client.logout_url(session.tokens.get("id_token") if session else None,
+                                            self.app.base_url + "/") or "/"
+        return httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
+
+
+def origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def main(argv=None) -> int:
+    return runner.main(argv, DemoApp, DemoHandler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""The HTTP toolkit every server in the demo shares (RFC 9110 semantics, RFC 6265 cookies).
+
+The authorization server, the walkthrough app, the backend and the CLI's one-shot
+callback server all stand on ``BaseHandler``. That is where the rules that keep a
+small server alive under hostile input live, once:
+
+* a routes table maps (method, path) to a function returning a ``Response``;
+* every error is an ``OAuth2Error`` rendered as JSON (APIs) or an escaped page
+  (browsers), never a traceback;
+* bodies are bounded, query strings are parsed strictly (bad percent-encoding,
+  invalid UTF-8 and repeated parameters are refused, RFC 6749 §3.1);
+* each connection has a timeout, so idle or slow clients cannot pin threads;
+* every page carries a strict Content-Security-Policy, frame-ancestors 'none',
+  Referrer-Policy no-referrer and Cache-Control no-store.
+"""
+from __future__ import annotations
+
+import html
+import http.cookies
+import json
+import re
+import socket
+import sys
+import threading
+import traceback
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from string import Template
+
+from .errors import (InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
+                     RequestTooLarge, ServerError)
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
+                "/static/app.js": "text/javascript; charset=utf-8"}
+MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred
+MAX_PARAMS = 64               # parameters in one query string or form
+CONNECTION_TIMEOUT = 10       # seconds a client may take to send its request
+BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+class Markup(str):
+    """HTML that our own code built from escaped parts; ``esc`` passes it through."""
+
+
+def esc(value) -> Markup:
+    """The one escaping helper: every value inserted into HTML goes through here."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+def join_markup(parts) -> Markup:
+    return Markup("".join(esc(p) for p in parts))
+
+
+class Response:
+    """What a route returns: status, headers, body. The handler does the sending."""
+
+    def __init__(self, status: int = 200, body: bytes = b"", headers=None,
+                 content_type: str = "text/html; charset=utf-8"):
+        self.status = status
+        self.body = body
+        self.headers = list(headers or [])
+        self.content_type = content_type
+
+    def add_header(self, name: str, value: str) -> "Response":
+        self.headers.append((name, value))
+        return self
+
+    def set_cookie(self, name: str, value: str, *, max_age: int | None = None,
+                   secure: bool = False, path: str = "/") -> "Response":
+        """RFC 6265bis: HttpOnly (no script can read it), SameSite=Lax (not sent on
+        cross-site POSTs), Secure under https."""
+        parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Lax"]
+        if max_age is not None:
+            parts.append(f"Max-Age={max_age}")
+        if secure:
+            parts.append("Secure")
+        return self.add_header("Set-Cookie", "; ".join(parts))
+
+    def delete_cookie(self, name: str, path: str = "/") -> "Response":
+        return self.set_cookie(name, "", max_age=0, path=path)
+
+
+def json_response(obj, status: int = 200, headers=None) -> Response:
+    body = json.dumps(obj, indent=2).encode("utf-8")
+    return Response(status, body, headers, "application/json")
+
+
+def error_json(err: OAuth2Error) -> Response:
+    """RFC 6749 §5.2: {error, error_description}, never cached; 401s carry a challenge."""
+    resp = Response(err.status_code, err.to_json(), content_type="application/json")
+    if err.status_code == 401:
+        resp.add_header("WWW-Authenticate", err.www_authenticate())
+    return resp
+
+
+def redirect(location: str, status: int = 302) -> Response:
+    return Response(status, b"", [("Location", location)])
+
+
+def load_template(name: str) -> Template:
+    return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+def render(name: str, *, title: str, status: int = 200, **values) -> Response:
+    """Fill templates/<name> and wrap it in the one layout. Every value is escaped."""
+    safe = {k: esc(v) for k, v in values.items()}
+    content = load_template(name).substitute(safe)
+    page = load_template("layout.html").substitute(title=esc(title), content=content)
+    return Response(status, page.encode("utf-8"))
+
+
+def error_page(err: OAuth2Error, hint: str = "") -> Response:
+    resp = render("error.html", title="Something went wrong", status=err.status_code,
+                  error=err.error, description=err.description, hint=hint)
+    return resp
+
+
+def security_headers(form_action: str = "'self'") -> list:
+    """Headers on every response: what a page may load, and who may frame it.
+
+    No inline script or style is allowed at all (our CSS and JS are same-origin
+    files), so an injected <script> would not run even if escaping failed somewhere.
+    """
+    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+           f"connect-src 'self'; form-action {form_action}; frame-ancestors 'none'; "
+           "base-uri 'none'")
+    return [("Content-Security-Policy", csp), ("X-Frame-Options", "DENY"),
+            ("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+            ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+def parse_params(text: str) -> dict:
+    """Strictly parse a query string or form body into {name: value}.
+
+    RFC 6749 §3.1: parameters MUST NOT be included more than once, so a repeated name
+    is an error rather than "first one wins" (which lets a proxy and a server
+    disagree about what was asked).
+    """
+    if not text:
+        return {}
+    if BAD_PERCENT.search(text):
+        raise InvalidRequest("Malformed percent-encoding in the request.")
+    pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                                   encoding="utf-8", errors="strict",
+                                   max_num_fields=MAX_PARAMS)
+    params = {}
+    for name, value in pairs:
+        if name in params:
+            raise InvalidRequest(f"Parameter '{name}' appears more than once.")
+        params[name] = value
+    return params
+
+
+class Request:
+    """One parsed request: what a route function receives."""
+
+    def __init__(self, handler: "BaseHandler", method: str, path: str, query: dict):
+        self.handler = handler
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = handler.headers
+        self._body = None
+
+    @property
+    def cookies(self) -> dict:
+        jar = http.cookies.SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie", ""))
+        except http.cookies.CookieError:
+            return {}
+        return {k: m.value for k, m in jar.items()}
+
+    def body(self) -> bytes:
+        if self._body is None:
+            self._body = self.handler.read_body()
+        return self._body
+
+    def form(self) -> dict:
+        try:
+            return parse_params(self.body().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            if isinstance(err, OAuth2Error):
+                raise
+            raise InvalidRequest("The form body is not valid UTF-8 / urlencoded data.") from err
+
+    def json(self) -> dict:
+        try:
+            data = json.loads(self.body().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise InvalidRequest("The body is not valid JSON.") from err
+        if not isinstance(data, dict):
+            raise InvalidRequest("The JSON body must be an object.")
+        return data
+
+    def form_or_json(self) -> dict:
+        """Auth0's token endpoint takes both; so do ours."""
+        ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.json().items()}
+        return self.form()
+
+    def bearer_token(self) -> str | None:
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+        return None
+
+
+class BaseHandler(BaseHTTPRequestHandler):
+    """A thin handler: parse, look up the route, call it, send what it returns.
+
+    Subclasses set ``routes = {("GET", "/path"): "method_name"}`` and, if some paths are
+    APIs, ``json_paths`` (prefixes whose errors are JSON rather than pages).
+    """
+
+    server_version = "oauth-pkce-demo"
+    sys_version = ""
+    timeout = CONNECTION_TIMEOUT  # StreamRequestHandler applies it to the socket
+    routes: dict = {}
+    json_paths: tuple = ()
+
+    # -- dispatch -------------------------------------------------------------------
+    def __getattr__(self, name):
+        # Every method, even one we never heard of, reaches dispatch and gets a 405
+        # from the routes table rather than http.server's 501.
+        if name.startswith("do_"):
+            return self.dispatch
+        raise AttributeError(name)
+
+    def dispatch(self):
+        method = self.command
+        try:
+            path, query = self.split_target()
+            resp = self.route(method, path, query)
+        except OAuth2Error as err:
+            resp = self.render_error(err, self.path)
+        except Exception:  # a bug: say so on the console, never in the response
+            traceback.print_exc(file=sys.stderr)
+            resp = self.render_error(ServerError("Internal error; see the server console."),
+                                     self.path)
+        self.send(resp, head_only=(method == "HEAD"))
+
+    def split_target(self):
+        parts = urllib.parse.urlsplit(self.path)
+        try:
+            path = urllib.parse.unquote(parts.path, errors="strict")
+        except UnicodeDecodeError as err:
+            raise InvalidRequest("The path is not valid UTF-8.") from err
+        if BAD_PERCENT.search(parts.path):
+            raise InvalidRequest("Malformed percent-encoding in the path.")
+        try:
+            query = parse_params(parts.query)
+        except (UnicodeDecodeError, ValueError) as err:
+            if isinstance(err, OAuth2Error):
+                raise
+            raise InvalidRequest("The query string is not valid UTF-8.") from err
+        return path, query
+
+    def route(self, method: str, path: str, query: dict) -> Response:
+        if path in STATIC_FILES and method in ("GET", "HEAD"):
+            return self.static(path)
+        lookup = "GET" if method == "HEAD" else method
+        name = self.routes.get((lookup, path))
+        if name is None:
+            if any(p == path for (_, p) in self.routes):
+                raise MethodNotAllowed(f"{method} is not allowed on {path}.")
+            raise NotFound(f"Nothing at {path}.")
+        return getattr(self, name)(Request(self, method, path, query))
+
+    def static(self, path: str) -> Response:
+        body = (TEMPLATE_DIR / "static" / Path(path).name).read_bytes()
+        resp = Response(200, body, content_type=STATIC_FILES[path])
+        resp.static = True
+        return resp
+
+    # -- input ------------------------------------------------------------------------
+    def read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding"):
+            raise InvalidRequest("Chunked request bodies are not accepted; send Content-Length.",
+                                 status_code=411)
+        raw = self.headers.get("Content-Length", "0").strip()
+        if not raw.isdigit():
+            raise InvalidRequest("Content-Length must be a non-negative integer.")
+        length = int(raw)
+        if length > MAX_BODY:
+            raise RequestTooLarge(f"Bodies are limited to {MAX_BODY} bytes.")
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise InvalidRequest("The body ended before Content-Length bytes arrived.")
+        return data
+
+    # -- output -----------------------------------------------------------------------
+    def wants_json(self, target: str) -> bool:
+        path = urllib.parse.urlsplit(target or "").path
+        return any(path.startswith(p) for p in self.json_paths)
+
+    def render_error(self, err: OAuth2Error, target: str) -> Response:
+        if self.wants_json(target):
+            return error_json(err)
+        return error_page(err)
+
+    def extra_headers(self, resp: Response) -> list:
+        """Subclasses may widen form-action (the authorization server posts to a client)."""
+        return security_headers()
+
+    def send(self, resp: Response, head_only: bool = False):
+        if resp.status >= 400 and self.command == "POST" and self._body_unread():
+            self.close_connection = True  # unread body bytes must not be parsed as a request
+        self.send_response(resp.status)
+        headers = [] if getattr(resp, "static", False) else self.extra_headers(resp)
+        if getattr(resp, "static", False):
+            headers = [("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")]
+        for name, value in headers + resp.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        self.end_headers()
+        if not head_only and resp.body:
+            self.wfile.write(resp.body)
+
+    def _body_unread(self) -> bool:
+        return bool(self.headers.get("Content-Length", "0").strip() not in ("", "0"))
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own parse failures (bad request line, huge headers) land here."""
+        err = InvalidRequest(message or "Malformed HTTP request.", status_code=int(code))
+        self.close_connection = True
+        try:
+            resp = self.render_error(err, getattr(self, "path", "") or "")
+            self.send(resp, head_only=(getattr(self, "command", "") == "HEAD"))
+        except (OSError, AttributeError):
+            pass
+
+    def log_message(self, format, *args):
+        """Requests are narrated by the routes; http.server's access log would drown them."""
+
+
+class DemoHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, bounded by the per-connection timeout; 127.0.0.1 by default."""
+
+    daemon_threads = True
+    request_queue_size = 128
+    app = None  # the object holding this server's state (the app, the authorization server)
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)):
+            return  # a client went away or was too slow: not our bug, nothing to print
+        super().handle_error(request, client_address)
+
+
+def start_server(handler_cls, host: str, port: int, app) -> tuple:
+    """Bind, attach the state object, serve in a daemon thread. Returns (server, thread)."""
+    server = DemoHTTPServer((host, port), handler_cls)
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, name=f"{handler_cls.__name__}",
+                              daemon=True)
+    thread.start()
+    return server, thread
+
+
+def server_url(server, host: str | None = None) -> str:
+    """http://HOST:PORT of a bound server; 'localhost' for the loopback address."""
+    bound_host, port = server.server_address[:2]
+    host = host or ("localhost" if bound_host in ("127.0.0.1", "::1") else bound_host)
+    return f"http://{host}:{port}"

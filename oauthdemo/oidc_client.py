@@ -1,0 +1,536 @@
+"""The one OpenID Connect client code path: discovery, PKCE request, callback, exchange, validation.
+
+RFC 6749 §4.1 (authorization code grant), RFC 7636 (PKCE), RFC 9207 (iss in the
+authorization response), OpenID Connect Core 1.0 §3.1.3.7 (ID token validation) and
+Discovery 1.0 §4, RFC 7517 (JWKS), RFC 6750 (bearer tokens).
+
+The web app, the CLI login, the mobile thin client and the backend all call these
+functions; no security check exists twice. Each step narrates itself and records
+what it did in the request's ``trace`` (the walkthrough page draws from it).
+"""
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import pkce
+
+from .errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
+                     IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
+                     ProviderUnreachable, UnknownKey)
+from .jwtkit import check_time, decode_unverified, rsa_public_key_from_jwk, verify_jwt
+from .narrator import Narrator, mask_secret
+
+HTTP_TIMEOUT = 10              # seconds for every call to the provider
+MAX_RESPONSE = 1024 * 1024     # bytes read from a provider answer
+ID_TOKEN_ALGORITHMS = ["RS256"]  # the allowlist; the token's own header never chooses
+LEEWAY = 60                    # seconds of clock skew tolerated for exp / iat
+PENDING_TTL = 600              # an unfinished login lives 10 minutes
+PENDING_MAX = 5000             # and at most this many wait at once (oldest evicted)
+JWKS_REFETCH_INTERVAL = 10     # an unknown kid refetches the JWKS at most this often
+STATE_BYTES = 32               # 256 bits: RFC 6749 §10.10 wants it unguessable
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+# -- talking to the provider -------------------------------------------------------------
+
+def _opener_for(url: str):
+    """Loopback calls never go through a proxy from the environment."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host in LOOPBACK:
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()
+
+
+def http_json(url: str, *, data: dict | None = None, headers: dict | None = None,
+              timeout: float = HTTP_TIMEOUT) -> tuple:
+    """GET (or POST a form) and parse JSON. Returns (status, body); never raises on 4xx.
+
+    Network failures, timeouts and non-JSON answers become ProviderUnreachable or
+    ProviderBadResponse with a sentence a learner can act on.
+    """
+    body = urllib.parse.urlencode(data).encode("ascii") if data is not None else None
+    req = urllib.request.Request(url, data=body, headers={"Accept": "application/json",
+                                                          **(headers or {})})
+    if body is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded")
+    try:
+        with _opener_for(url).open(req, timeout=timeout) as resp:
+            return resp.status, parse_json_answer(url, resp.read(MAX_RESPONSE), resp.status)
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code, parse_json_answer(url, err.read(MAX_RESPONSE), err.code)
+    except (socket.timeout, TimeoutError) as err:
+        raise ProviderUnreachable(f"{url} did not answer within {timeout:g} s.") from err
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise ProviderUnreachable(f"Could not reach {url}: {reason}.") from err
+
+
+def parse_json_answer(url: str, raw: bytes, status: int) -> dict:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        snippet = raw[:80].decode("utf-8", "replace")
+        raise ProviderBadResponse(f"{url} answered HTTP {status} with something that is not "
+                                  f"JSON: {snippet!r}") from err
+    if not isinstance(data, dict):
+        raise ProviderBadResponse(f"{url} answered JSON that is not an object.")
+    return data
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+class JWKSCache:
+    """The provider's public keys, fetched from jwks_uri and never from a token.
+
+    An unknown kid means the provider may have rotated its keys: fetch again, but at
+    most once per JWKS_REFETCH_INTERVAL, so forged kids cannot make us hammer it.
+    """
+
+    def __init__(self, jwks_uri: str, *, clock=time.time, timeout: float = HTTP_TIMEOUT):
+        self.jwks_uri = jwks_uri
+        self.clock = clock
+        self.timeout = timeout
+        self.keys: dict = {}
+        self.fetched_at = None
+        self.fetch_count = 0
+        self.lock = threading.Lock()
+
+    def refresh(self):
+        status, doc = http_json(self.jwks_uri, timeout=self.timeout)
+        if status != 200 or not isinstance(doc.get("keys"), list):
+            raise ProviderBadResponse(f"{self.jwks_uri} did not return a JWKS (HTTP {status}).")
+        keys = {}
+        for jwk in doc["keys"]:
+            if jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
+                try:
+                    key = rsa_public_key_from_jwk(jwk)
+                except OAuth2Error:
+                    continue  # a key we cannot use (too short, other alg) is just skipped
+                keys[jwk.get("kid") or key.kid] = key
+        self.keys, self.fetched_at = keys, self.clock()
+        self.fetch_count += 1
+
+    def key_for_kid(self, kid):
+        with self.lock:
+            if self.fetched_at is None:
+                self.refresh()
+            key = self._find(kid)
+            if key is None and self.clock() - self.fetched_at >= JWKS_REFETCH_INTERVAL:
+                self.refresh()
+                key = self._find(kid)
+        if key is None:
+            raise UnknownKey(f"No key with kid={kid!r} in the provider's JWKS.")
+        return key
+
+    def _find(self, kid):
+        if kid is None:
+            return next(iter(self.keys.values())) if len(self.keys) == 1 else None
+        return self.keys.get(kid)
+
+
+# -- one login in progress -------------------------------------------------------------------
+
+@dataclass
+class AuthRequest:
+    """Everything the client must remember between the redirect and the callback."""
+    state: str
+    nonce: str
+    verifier: str
+    challenge: str
+    redirect_uri: str
+    issuer: str
+    scope: str
+    created: float
+    browser: str = ""
+    url: str = ""
+    trace: dict = field(default_factory=dict)
+
+    @property
+    def flow(self) -> str:
+        return self.state[:6]
+
+
+class PendingLogins:
+    """Logins waiting for their callback, keyed by state: bounded, expiring, single use."""
+
+    def __init__(self, limit: int = PENDING_MAX, ttl: int = PENDING_TTL, clock=time.time):
+        self.limit, self.ttl, self.clock = limit, ttl, clock
+        self.table: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __len__(self):
+        return len(self.table)
+
+    def add(self, req: AuthRequest):
+        with self.lock:
+            self.table[req.state] = req
+            while len(self.table) > self.limit:
+                self.table.popitem(last=False)   # a flood evicts the oldest, memory stays flat
+
+    def take(self, state: str | None, browser: str) -> AuthRequest:
+        """RFC 6749 §10.12: the state must be one we issued, to this browser, unused, fresh."""
+        if not state:
+            raise InvalidState("The callback has no state: it did not come from a login "
+                               "this app started.")
+        with self.lock:
+            req = self.table.pop(state, None)   # popped first: a state works exactly once
+        if req is None:
+            raise InvalidState("Unknown or already used state. This callback was not started "
+                               "by this app (CSRF), was replayed, or waited too long.")
+        if self.clock() - req.created > self.ttl:
+            raise InvalidState("This login took longer than 10 minutes; start again.")
+        if not hmac.compare_digest(req.browser.encode(), browser.encode()):
+            raise InvalidState("This state was issued to a different browser (login CSRF).")
+        return req
+
+    def peek(self, state: str):
+        with self.lock:
+            return self.table.get(state)
+
+
+@dataclass
+class LoginResult:
+    tokens: dict
+    id_claims: dict
+    request: AuthRequest
+
+
+class OIDCClient:
+    """One relying party at one provider. Shared by the web app, CLI, mobile and backend."""
+
+    def __init__(self, provider, *, narrator: Narrator | None = None, clock=time.time,
+                 timeout: float = HTTP_TIMEOUT, actor: str = "your app"):
+        self.provider = provider
+        self.narrator = narrator or Narrator()
+        self.clock = clock
+        self.timeout = timeout
+        self.actor = actor
+        self.metadata: dict = {}
+        self.jwks: JWKSCache | None = None
+
+    # == discovery ===========================================================================
+    def discover(self) -> dict:
+        """Discovery 1.0 §4.3: the document's issuer must be exactly the one configured."""
+        url = self.provider.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        status, meta = http_json(url, timeout=self.timeout)
+        if status != 200:
+            raise ConfigError(f"Discovery at {url} answered HTTP {status}.")
+        if meta.get("issuer") != self.provider.issuer:
+            raise ConfigError(f"The provider says its issuer is {meta.get('issuer')!r}, but the "
+                              f"configuration says {self.provider.issuer!r}; they must be equal.")
+        for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+            if not meta.get(key):
+                raise ConfigError(f"The discovery document has no {key}.")
+        methods = meta.get("code_challenge_methods_supported")
+        if methods is not None and "S256" not in methods:
+            raise ConfigError("This provider does not support PKCE with S256.")
+        self.metadata = meta
+        self.jwks = JWKSCache(meta["jwks_uri"], clock=self.clock, timeout=self.timeout)
+        return meta
+
+    # == Steps 2 and 3: the PKCE secrets and the redirect ======================================
+    def begin(self, redirect_uri: str, *, browser: str = "", scope: str = "openid profile email",
+              extra: dict | None = None) -> AuthRequest:
+        verifier, challenge = pkce.make_pair()
+        req = AuthRequest(state=secrets.token_urlsafe(STATE_BYTES),
+                          nonce=secrets.token_urlsafe(STATE_BYTES), verifier=verifier,
+                          challenge=challenge, redirect_uri=redirect_uri,
+                          issuer=self.provider.issuer, scope=scope, created=self.clock(),
+                          browser=browser)
+        params = self.authorize_params(req, extra)
+        req.url = self.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
+        req.trace.update(verifier=verifier, challenge=challenge,
+                         digest_hex=pkce.s256_digest(verifier).hex(), authorize_url=req.url,
+                         authorize_params=params, started=req.created)
+        self.narrate_begin(req, params)
+        return req
+
+    def authorize_params(self, req: AuthRequest, extra: dict | None) -> dict:
+        params = {"response_type": "code", "client_id": self.provider.client_id,
+                  "redirect_uri": req.redirect_uri, "scope": req.scope,
+                  "code_challenge": req.challenge, "code_challenge_method": "S256",
+                  "state": req.state, "nonce": req.nonce}
+        if self.provider.audience:
+            params["audience"] = self.provider.audience
+        params.update(extra or {})
+        return params
+
+    def narrate_begin(self, req: AuthRequest, params: dict):
+        n, a = self.narrator, self.actor
+        n.step(2, "The PKCE secrets", flow=req.flow)
+        n.value(a, "code_verifier ", req.verifier, "random, 256 bits; stays here, never sent yet")
+        n.value(a, "SHA-256(verifier)", pkce.s256_digest(req.verifier).hex()[:32] + "…")
+        n.value(a, "code_challenge", req.challenge, "= BASE64URL(SHA-256(verifier)), safe to send")
+        n.value(a, "state         ", req.state, "anti-CSRF, single use, bound to this browser")
+        n.value(a, "nonce         ", req.nonce, "must come back inside the ID token")
+        n.step(3, "The redirect to the authorization server", flow=req.flow)
+        for name, value in params.items():
+            n.value(a, f"  {name}", value, PARAM_NOTES.get(name, ""))
+        n.say("browser", f"302 → {self.metadata['authorization_endpoint']}?…")
+
+    # == Step 6: the callback ====================================================================
+    def check_callback(self, params: dict, pending: PendingLogins, browser: str) -> tuple:
+        """Error first, then state, then iss, then code. Returns (AuthRequest, code)."""
+        n, a = self.narrator, self.actor
+        n.step(6, "The callback and the state check", flow=(params.get("state") or "")[:6] or None)
+        if params.get("error"):
+            self.drop_pending(pending, params.get("state"), browser)
+            n.fail(a, f"the provider sent error={params['error']}")
+            raise ProviderError(params.get("error_description") or "No description given.",
+                                error=params["error"], status_code=400)
+        req = pending.take(params.get("state"), browser)
+        n.ok(a, f"state {req.state[:10]}… is one we issued to this browser; now used up")
+        iss = params.get("iss")
+        if iss is not None and iss != req.issuer:
+            raise IssuerMismatch(f"The response says it came from {iss!r}, but this login went "
+                                 f"to {req.issuer!r} (RFC 9207 mix-up defence).")
+        if iss is not None:
+            n.ok(a, f"iss={iss} is the issuer we sent the user to (RFC 9207)")
+        if not params.get("code"):
+            raise ProviderError("The callback carries neither a code nor an error.",
+                                error="invalid_request", status_code=400)
+        n.value(a, "authorization code", n.token(params["code"]), "one use, minutes to live")
+        req.trace["callback"] = dict(params)
+        return req, params["code"]
+
+    @staticmethod
+    def drop_pending(pending: PendingLogins, state, browser):
+        """An error response still consumes its state, so the state cannot be used later."""
+        if state:
+            try:
+                pending.take(state, browser)
+            except OAuth2Error:
+                pass
+
+    # == Step 7: the token exchange ============================================================
+    def token_request_body(self, code: str, redirect_uri: str, verifier: str) -> tuple:
+        data = {"grant_type": "authorization_code", "client_id": self.provider.client_id,
+                "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        return self.with_client_auth(data)
+
+    def with_client_auth(self, data: dict) -> tuple:
+        """A confidential client authenticates as the provider advertises: post or basic."""
+        headers = {}
+        secret = self.provider.client_secret
+        if secret:
+            methods = self.metadata.get("token_endpoint_auth_methods_supported",
+                                        ["client_secret_basic"])
+            if "client_secret_post" in methods:
+                data["client_secret"] = secret
+            else:
+                pair = (urllib.parse.quote_plus(self.provider.client_id) + ":" +
+                        urllib.parse.quote_plus(secret))
+                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        return data, headers
+
+    def exchange_code(self, code: str, req: AuthRequest) -> dict:
+        data, headers = self.token_request_body(code, req.redirect_uri, req.verifier)
+        shown = {k: (mask_secret(v) if k == "client_secret" else v) for k, v in data.items()}
+        if headers:
+            shown["Authorization"] = "Basic " + mask_secret(headers["Authorization"])
+        self.narrate_exchange(req, shown)
+        req.trace["token_request"] = shown
+        tokens = self.post_token(data, headers)
+        req.trace["token_response"] = tokens
+        return tokens
+
+    def narrate_exchange(self, req: AuthRequest, shown: dict):
+        n, a = self.narrator, self.actor
+        n.step(7, "The token exchange (server to server, no browser)", flow=req.flow)
+        n.say(a, f"POST {self.metadata['token_endpoint']}")
+        for name, value in shown.items():
+            shown_value = n.token(value) if name == "code" else value
+            n.value(a, f"  {name}", shown_value,
+                    "THE SECRET, revealed only now, only to the server" if name == "code_verifier"
+                    else "")
+
+    def post_token(self, data: dict, headers: dict) -> dict:
+        status, body = http_json(self.metadata["token_endpoint"], data=data, headers=headers,
+                                 timeout=self.timeout)
+        if status != 200:
+            self.narrator.fail(self.actor, f"token endpoint answered HTTP {status}: "
+                                           f"{body.get('error')}: {body.get('error_description')}")
+            raise ProviderError(str(body.get("error_description") or "No description given."),
+                                error=str(body.get("error") or "invalid_response"),
+                                status_code=status if 400 <= status < 500 else 502)
+        if not body.get("access_token") or body.get("token_type", "").lower() != "bearer":
+            raise ProviderBadResponse("The token response has no Bearer access_token.")
+        return body
+
+    # == Step 9: the ID token ===================================================================
+    def validate_id_token(self, id_token: str | None, nonce: str | None,
+                          trace: dict | None = None) -> dict:
+        """OIDC Core §3.1.3.7: signature by a JWKS key (allowlisted alg), iss, aud/azp, exp,
+        iat, nonce, sub. Any failure raises; nothing is trusted before all pass."""
+        n, a = self.narrator, self.actor
+        if not id_token:
+            raise InvalidToken("The token response has no id_token (was 'openid' requested?).")
+        n.step(9, "The tokens: verify the ID token before believing it")
+        header, claims = verify_jwt(id_token, algorithms=ID_TOKEN_ALGORITHMS,
+                                    key_for_kid=self.jwks.key_for_kid)
+        n.ok(a, f"signature verified with kid={header.get('kid')} from {self.jwks.jwks_uri} "
+                f"(alg {header['alg']} is on the allowlist)")
+        checks = self.check_id_claims(claims, nonce)
+        if trace is not None:
+            trace.update(id_header=header, id_claims=claims, kid=header.get("kid"),
+                         checks=checks, jwks_uri=self.jwks.jwks_uri)
+        return claims
+
+    def check_id_claims(self, claims: dict, nonce: str | None) -> list:
+        now = self.clock()
+        issuer_ok = claims.get("iss") == self.provider.issuer
+        require(issuer_ok, f"iss is {claims.get('iss')!r}, expected {self.provider.issuer!r}")
+        self.check_audience(claims)
+        check_time(claims, now=now, leeway=LEEWAY)
+        require(isinstance(claims.get("iat"), (int, float)), "iat is missing")
+        if nonce is not None:
+            got = str(claims.get("nonce", ""))
+            require(hmac.compare_digest(got.encode(), nonce.encode()),
+                    "nonce does not match the one this login sent (replayed ID token?)")
+        require(bool(claims.get("sub")), "sub is missing")
+        checks = [("iss", claims["iss"]), ("aud", claims["aud"]),
+                  ("exp", f"in {human_duration(claims['exp'] - now)}"),
+                  ("iat", f"{human_duration(now - claims['iat'])} ago"),
+                  ("nonce", "matches" if nonce is not None else "not sent"), ("sub", claims["sub"])]
+        for name, detail in checks:
+            self.narrator.ok(self.actor, f"{name:<5} {detail}")
+        return checks
+
+    def check_audience(self, claims: dict):
+        aud = claims.get("aud")
+        auds = aud if isinstance(aud, list) else [aud]
+        require(self.provider.client_id in auds, f"aud {aud!r} does not contain our client_id")
+        if len(auds) > 1:
+            require(claims.get("azp") == self.provider.client_id,
+                    "several audiences but azp is not our client_id")
+
+    # == Steps 6–9 together: what the web app and the CLI call ====================================
+    def complete(self, params: dict, pending: PendingLogins, browser: str) -> LoginResult:
+        req, code = self.check_callback(params, pending, browser)
+        tokens = self.exchange_code(code, req)
+        claims = self.validate_id_token(tokens.get("id_token"), req.nonce, req.trace)
+        self.narrate_tokens(tokens)
+        return LoginResult(tokens, claims, req)
+
+    def narrate_tokens(self, tokens: dict):
+        n, a = self.narrator, self.actor
+        for name in ("access_token", "id_token", "refresh_token"):
+            if tokens.get(name):
+                n.value(a, f"{name:<13}", n.token(tokens[name]))
+        n.say(a, f"token_type={tokens.get('token_type')} expires_in={tokens.get('expires_in')} "
+                 f"scope={tokens.get('scope', '(not echoed)')!r}")
+
+    # == Step 10: access tokens at the protected API ==============================================
+    def validate_access_token(self, token: str | None) -> dict:
+        """A JWT for our audience is checked locally; anything else is asked of /userinfo."""
+        if not token:
+            raise InvalidToken("Send a session cookie or 'Authorization: Bearer <access_token>'.")
+        if self.provider.audience and token.count(".") == 2:
+            _, claims = verify_jwt(token, algorithms=ID_TOKEN_ALGORITHMS,
+                                   key_for_kid=self.jwks.key_for_kid)
+            aud = claims.get("aud")
+            auds = aud if isinstance(aud, list) else [aud]
+            if claims.get("iss") != self.provider.issuer or self.provider.audience not in auds:
+                raise InvalidToken("The access token is not for this API (iss or aud).")
+            check_time(claims, now=self.clock(), leeway=LEEWAY)
+            return {"how": "jwt", "claims": claims, "sub": claims.get("sub"),
+                    "scope": claims.get("scope", ""), "exp": claims.get("exp")}
+        info = self.userinfo(token)
+        return {"how": "userinfo", "claims": info, "sub": info.get("sub"), "scope": None,
+                "exp": None}
+
+    def userinfo(self, access_token: str) -> dict:
+        endpoint = self.metadata.get("userinfo_endpoint")
+        if not endpoint:
+            raise InvalidToken("This provider has no userinfo endpoint to check opaque tokens.")
+        status, body = http_json(endpoint, headers={"Authorization": f"Bearer {access_token}"},
+                                 timeout=self.timeout)
+        if status != 200 or not body.get("sub"):
+            raise InvalidToken(f"The provider's userinfo refused the token (HTTP {status}).")
+        return body
+
+    # == refresh, revoke, logout ================================================================
+    def refresh(self, refresh_token: str, id_claims: dict | None = None) -> dict:
+        data, headers = self.with_client_auth({"grant_type": "refresh_token",
+                                               "client_id": self.provider.client_id,
+                                               "refresh_token": refresh_token})
+        tokens = self.post_token(data, headers)
+        if tokens.get("id_token"):
+            claims = self.validate_id_token(tokens["id_token"], None)
+            if id_claims and claims.get("sub") != id_claims.get("sub"):
+                raise ClaimMismatch("A refreshed ID token names another user (OIDC Core §12.2).")
+        return tokens
+
+    def revoke(self, token: str) -> bool:
+        endpoint = self.metadata.get("revocation_endpoint")
+        if not endpoint:
+            return False
+        data, headers = self.with_client_auth({"token": token,
+                                               "client_id": self.provider.client_id})
+        status, _ = http_json(endpoint, data=data, headers=headers, timeout=self.timeout)
+        return status == 200
+
+    def logout_url(self, id_token: str | None, return_to: str) -> str | None:
+        """Auth0's /v2/logout when it is Auth0 (or our stand-in), else RP-Initiated Logout."""
+        if self.provider.kind in ("auth0", "embedded"):
+            base = self.provider.issuer.rstrip("/") + "/v2/logout"
+            return base + "?" + urllib.parse.urlencode({"client_id": self.provider.client_id,
+                                                        "returnTo": return_to})
+        endpoint = self.metadata.get("end_session_endpoint")
+        if not endpoint:
+            return None
+        params = {"client_id": self.provider.client_id, "post_logout_redirect_uri": return_to}
+        if id_token:
+            params["id_token_hint"] = id_token
+        return endpoint + "?" + urllib.parse.urlencode(params)
+
+
+def require(condition: bool, description: str):
+    if not condition:
+        raise ClaimMismatch(description)
+
+
+def human_duration(seconds: float) -> str:
+    """9 h 59 min, 42 s … for claims a learner reads."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0 min"
+
+
+def describe_token(token: str) -> dict:
+    """Header and claims for the teaching pages: decoded, NOT verified, labelled as such."""
+    try:
+        header, claims = decode_unverified(token)
+    except OAuth2Error:
+        return {"opaque": True}
+    return {"header": header, "claims": claims}
+
+
+PARAM_NOTES = {
+    "response_type": "I want an authorization code",
+    "client_id": "which application is asking",
+    "redirect_uri": "where to send the browser back; must be registered exactly",
+    "scope": "what the app asks to know / do",
+    "code_challenge": "the hash; the verifier stays with the app",
+    "code_challenge_method": "SHA-256 (never 'plain')",
+    "state": "will come back unchanged; proves the callback is ours",
+    "nonce": "will be inside the ID token; proves the token is for this login",
+    "audience": "which API the access token is for (Auth0)",
+}
