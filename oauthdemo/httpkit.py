@@ -222,6 +222,7 @@ class BaseHandler(BaseHTTPRequestHandler):
     server_version = "oauth-pkce-demo"
     sys_version = ""
     timeout = CONNECTION_TIMEOUT  # StreamRequestHandler applies it to the socket
+    default_request_version = "HTTP/1.0"  # no HTTP/0.9: every reply carries a status line
     routes: dict = {}
     json_paths: tuple = ()
 

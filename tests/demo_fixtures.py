@@ -1,0 +1,61 @@
+"""Start the real demo (app + embedded authorization server) on port 0 for a test.
+
+Everything is real: sockets, discovery, the embedded server, RS256 tokens. Only the
+signing key is shared between tests (generating one takes a second) and the
+narration goes to a StringIO the test can read.
+"""
+from __future__ import annotations
+
+import io
+import time
+
+import complete_oauth_demo
+from oauthdemo import runner, settings
+from oauthdemo.jwtkit import SigningKeyStore
+from oauthdemo.narrator import Narrator
+from oauthdemo.useragent import ScriptedBrowser
+
+from .support import shared_rsa_key
+
+
+class Clock:
+    """An injectable clock: tests move time forward instead of sleeping."""
+
+    def __init__(self, start: float | None = None):
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float):
+        self.now += seconds
+
+
+def demo_settings(**overrides) -> settings.Settings:
+    cfg = settings.Settings(port=0, idp_port=0, open_browser=False)
+    for name, value in overrides.items():
+        setattr(cfg, name, value)
+    return cfg
+
+
+def start_test_demo(cfg: settings.Settings | None = None, clock=time.time):
+    """Returns (running, console): running.app_url, running.auth, running.stop()."""
+    console = io.StringIO()
+    narrator = Narrator(stream=console, colour=False)
+    keys = SigningKeyStore(key=shared_rsa_key())
+    keys.start()
+    running = runner.start_demo(cfg or demo_settings(), app_cls=complete_oauth_demo.DemoApp,
+                                handler_cls=complete_oauth_demo.DemoHandler,
+                                narrator=narrator, clock=clock, keys=keys)
+    return running, console
+
+
+def log_in(running, user: str = "alice", browser: ScriptedBrowser | None = None):
+    """One whole login through the app, as a browser would do it. Returns the browser."""
+    browser = browser or ScriptedBrowser()
+    start = browser.get(running.app_url + "/login")
+    assert start.status == 302, start.status
+    callback = browser.login_at_provider(start.location, user=user)
+    done = browser.get(callback)
+    assert done.status == 303 and done.location.endswith("/"), (done.status, done.text[:500])
+    return browser
