@@ -105,10 +105,10 @@ def load_template(name: str) -> Template:
     return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
 
 
-def render(name: str, *, title: str, status: int = 200, **values) -> Response:
-    """Fill templates/<name> and wrap it in the one layout. Every value is escaped."""
+def render(template: str, /, *, title: str, status: int = 200, **values) -> Response:
+    """Fill templates/<template> and wrap it in the one layout. Every value is escaped."""
     safe = {k: esc(v) for k, v in values.items()}
-    content = load_template(name).substitute(safe)
+    content = load_template(template).substitute(safe)
     page = load_template("layout.html").substitute(title=esc(title), content=content)
     return Response(status, page.encode("utf-8"))
 
@@ -360,7 +360,9 @@ def start_server(handler_cls, host: str, port: int, app) -> tuple:
     """Bind, attach the state object, serve in a daemon thread. Returns (server, thread)."""
     server = DemoHTTPServer((host, port), handler_cls)
     server.app = app
-    thread = threading.Thread(target=server.serve_forever, name=f"{handler_cls.__name__}",
+    # A short poll interval makes shutdown() return quickly (tests start and stop many servers).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name=f"{handler_cls.__name__}",
                               daemon=True)
     thread.start()
     return server, thread

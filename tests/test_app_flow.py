@@ -1,0 +1,332 @@
+"""The walkthrough client end to end: every route, every state check, ID token checks
+against a misbehaving provider, the protected API, isolation and bounded memory."""
+from __future__ import annotations
+
+import html
+import json
+import threading
+import unittest
+import urllib.parse
+
+from oauthdemo import settings
+from oauthdemo.narrator import abbreviate
+from oauthdemo.useragent import ScriptedBrowser
+
+from .demo_fixtures import Clock, demo_settings, log_in, start_test_demo
+from .fake_provider import CLIENT_ID, FakeProvider
+
+
+def query_of(url: str) -> dict:
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+class AppCase(unittest.TestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.running, self.console = start_test_demo(clock=self.clock)
+        self.app_url = self.running.app_url
+        self.addCleanup(self.running.stop)
+
+    def start_login(self, browser: ScriptedBrowser) -> str:
+        """GET /login; returns the callback URL the authorization server sends back."""
+        resp = browser.get(self.app_url + "/login")
+        self.assertEqual(resp.status, 302)
+        return browser.login_at_provider(resp.location)
+
+
+class TestFullFlow(AppCase):
+    def test_full_flow_through_every_route(self):
+        browser = ScriptedBrowser()
+        home = browser.get(self.app_url + "/")
+        self.assertIn("Start OAuth Login (PKCE)", home.text)
+        start = browser.get(self.app_url + "/login")
+        params = query_of(start.location)
+        self.assertEqual(params["code_challenge_method"], "S256")
+        self.assertGreaterEqual(len(params["state"]), 43)      # ≥ 256 bits, base64url
+        for name in ("code_challenge", "nonce", "redirect_uri", "scope", "client_id"):
+            self.assertTrue(params.get(name), name)
+        callback = browser.login_at_provider(start.location)
+        done = browser.get(callback)
+        self.assertEqual((done.status, done.location), (303, self.app_url + "/"))
+        self.assertIn("HttpOnly", done.headers["Set-Cookie"])
+        self.assertIn("SameSite=Lax", done.headers["Set-Cookie"])
+        profile = browser.get(self.app_url + "/")
+        self.assertIn("Alice Example", profile.text)
+        self.assertEqual(profile.headers["Cache-Control"], "no-store")
+        api = json.loads(browser.get(self.app_url + "/api/protected").text)
+        self.assertEqual(api["user"]["email"], "alice@example.com")
+        self.assertIn("openid", api["scope"])
+        self.assertIsInstance(api["expires_at"], int)
+        out = browser.request(self.app_url + "/logout", data={})
+        self.assertEqual(out.status, 303)
+        self.assertIn("/v2/logout", out.location)
+        self.assertEqual(browser.get(self.app_url + "/api/protected").status, 401)
+
+    def test_no_token_in_any_url(self):
+        browser = ScriptedBrowser()
+        callback = self.start_login(browser)
+        done = browser.get(callback)
+        self.assertNotIn("token", done.location)
+
+    def test_console_narrates_the_real_verifier_and_challenge(self):
+        browser = ScriptedBrowser()
+        start = browser.get(self.app_url + "/login")
+        state = query_of(start.location)["state"]
+        pending = self.running.app.pending.peek(state)
+        console = self.console.getvalue()
+        self.assertIn(pending.verifier, console)
+        self.assertIn(query_of(start.location)["code_challenge"], console)
+        browser.get(browser.login_at_provider(start.location))
+        console = self.console.getvalue()
+        for step in range(1, 10):
+            self.assertIn(f"Step {step} ·", console)
+        self.assertIn("they match (hmac.compare_digest)", console)
+
+    def test_tokens_abbreviated_on_console(self):
+        browser = log_in(self.running)
+        session = next(iter(self.running.app.sessions.values()))
+        console = self.console.getvalue()
+        self.assertNotIn(session.tokens["access_token"], console)
+        self.assertIn(abbreviate(session.tokens["access_token"]), console)
+        self.assertIsNotNone(browser)
+
+
+class TestStateChecks(AppCase):
+    def assert_refused(self, resp, code: str):
+        self.assertGreaterEqual(resp.status, 400)
+        self.assertIn(code, resp.text)
+        self.assertNotIn("Set-Cookie", resp.headers.get("Set-Cookie", "") and "demo_session=" or "")
+
+    def test_state_missing(self):
+        browser = ScriptedBrowser()
+        callback = self.start_login(browser)
+        params = query_of(callback)
+        del params["state"]
+        resp = browser.get(self.app_url + "/callback?" + urllib.parse.urlencode(params))
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_state", resp.text)
+
+    def test_state_unknown_forged_callback_csrf(self):
+        browser = ScriptedBrowser()
+        resp = browser.get(self.app_url + "/callback?code=stolen&state=never-issued")
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_state", resp.text)
+
+    def test_state_reused_replayed_callback(self):
+        browser = ScriptedBrowser()
+        callback = self.start_login(browser)
+        self.assertEqual(browser.get(callback).status, 303)
+        again = browser.get(callback)
+        self.assertEqual(again.status, 400)
+        self.assertIn("invalid_state", again.text)
+
+    def test_state_from_another_browser(self):
+        victim, attacker = ScriptedBrowser(), ScriptedBrowser()
+        callback = self.start_login(attacker)          # attacker starts a login …
+        resp = victim.get(callback)                    # … and makes the victim finish it
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_state", resp.text)
+        self.assertEqual(len(self.running.app.sessions), 0)
+
+    def test_state_expired(self):
+        browser = ScriptedBrowser()
+        callback = self.start_login(browser)
+        self.clock.advance(601)
+        resp = browser.get(callback)
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_state", resp.text)
+
+    def test_access_denied_is_shown_with_a_hint(self):
+        browser = ScriptedBrowser()
+        start = browser.get(self.app_url + "/login")
+        callback = browser.login_at_provider(start.location, allow=False)
+        resp = browser.get(callback)
+        self.assertEqual(resp.status, 400)
+        self.assertIn("access_denied", resp.text)
+        self.assertIn("pressed Deny", resp.text)
+
+    def test_wrong_iss_refused(self):
+        browser = ScriptedBrowser()
+        params = query_of(self.start_login(browser))
+        params["iss"] = "https://evil.example/"
+        resp = browser.get(self.app_url + "/callback?" + urllib.parse.urlencode(params))
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_issuer", resp.text)
+
+    def test_code_replay_with_a_fresh_state_is_refused_by_the_server(self):
+        browser = ScriptedBrowser()
+        callback = self.start_login(browser)
+        self.assertEqual(browser.get(callback).status, 303)
+        code = query_of(callback)["code"]
+        start = browser.get(self.app_url + "/login")     # a new login, a new state …
+        fresh = query_of(start.location)["state"]
+        replay = self.app_url + "/callback?" + urllib.parse.urlencode(
+            {"code": code, "state": fresh, "iss": self.running.auth.issuer})
+        resp = browser.get(replay)                       # … but the old code
+        self.assertEqual(resp.status, 403)
+        self.assertIn("invalid_grant", resp.text)
+
+
+class TestEscaping(AppCase):
+    PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+    def test_error_description_escaped(self):
+        browser = ScriptedBrowser()
+        url = self.app_url + "/callback?" + urllib.parse.urlencode(
+            {"error": "access_denied", "error_description": self.PAYLOAD})
+        resp = browser.get(url)
+        self.assertNotIn(self.PAYLOAD, resp.text)
+        self.assertIn(html.escape(self.PAYLOAD, quote=True), resp.text)
+
+    def test_error_code_and_state_escaped(self):
+        browser = ScriptedBrowser()
+        for params in ({"error": self.PAYLOAD}, {"code": "x", "state": self.PAYLOAD}):
+            resp = browser.get(self.app_url + "/callback?" + urllib.parse.urlencode(params))
+            self.assertNotIn("<script>", resp.text)
+            self.assertIn("script-src 'self'", resp.headers["Content-Security-Policy"])
+
+
+class TestProtectedApi(AppCase):
+    def get(self, headers=None):
+        resp = ScriptedBrowser().get(self.app_url + "/api/protected", headers=headers)
+        return resp.status, json.loads(resp.text), resp.headers
+
+    def test_no_token(self):
+        status, body, headers = self.get()
+        self.assertEqual((status, body["error"]), (401, "invalid_token"))
+        self.assertIn('Bearer error="invalid_token"', headers["WWW-Authenticate"])
+
+    def test_bad_token(self):
+        status, body, _ = self.get({"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+        self.assertEqual((status, body["error"]), (401, "invalid_token"))
+
+    def test_valid_bearer_token(self):
+        log_in(self.running, user="bob")
+        token = next(iter(self.running.app.sessions.values())).tokens["access_token"]
+        status, body, _ = self.get({"Authorization": f"Bearer {token}"})
+        self.assertEqual(status, 200)
+        self.assertEqual(body["user"]["email"], "bob@example.org")
+        self.assertEqual(body["validated_by"], "jwt")
+
+    def test_expired_token(self):
+        log_in(self.running)
+        token = next(iter(self.running.app.sessions.values())).tokens["access_token"]
+        self.clock.advance(86400 + 61)
+        status, body, _ = self.get({"Authorization": f"Bearer {token}"})
+        self.assertEqual((status, body["error"]), (401, "invalid_token"))
+
+
+class TestIsolationAndBounds(AppCase):
+    def test_two_concurrent_flows_do_not_cross(self):
+        results = {}
+
+        def run(user):
+            browser = log_in(self.running, user=user)
+            results[user] = json.loads(browser.get(self.app_url + "/api/protected").text)
+
+        threads = [threading.Thread(target=run, args=(u,)) for u in ("alice", "bob")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(results["alice"]["user"]["email"], "alice@example.com")
+        self.assertEqual(results["bob"]["user"]["email"], "bob@example.org")
+
+    def test_two_tabs_in_one_browser_both_work(self):
+        browser = ScriptedBrowser()
+        first = browser.get(self.app_url + "/login")
+        second = browser.get(self.app_url + "/login")
+        self.assertEqual(browser.get(browser.login_at_provider(second.location)).status, 303)
+        self.assertEqual(browser.get(browser.login_at_provider(first.location)).status, 303)
+
+    def test_pending_table_bounded_under_20000_logins(self):
+        self.running.app.narrator.quiet = True
+        limit = self.running.app.pending.limit
+        errors = []
+
+        def flood(n):
+            browser = ScriptedBrowser()
+            for _ in range(n):
+                if browser.get(self.app_url + "/login").status != 302:
+                    errors.append(1)
+
+        threads = [threading.Thread(target=flood, args=(5000,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(self.running.app.pending), limit)
+        self.running.app.narrator.quiet = False
+        log_in(self.running)   # a normal login still works after the flood
+
+
+class TestIdTokenValidation(unittest.TestCase):
+    """A fake provider serves spoiled ID tokens; the app must refuse every one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.provider = FakeProvider()
+        cfg = demo_settings(provider=settings.Provider("oidc", cls.provider.issuer, CLIENT_ID))
+        cls.running, cls.console = start_test_demo(cfg)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.running.stop()
+        cls.provider.stop()
+
+    def login_with(self, mode: str):
+        self.provider.mode = mode
+        browser = ScriptedBrowser()
+        start = browser.get(self.running.app_url + "/login")
+        callback = browser.get(start.location).location      # the fake sends us straight back
+        return browser.get(callback)
+
+    def assert_refused(self, mode: str, code: str = "invalid_token"):
+        before = len(self.running.app.sessions)
+        resp = self.login_with(mode)
+        self.assertEqual(resp.status, 401, resp.text[:300])
+        self.assertIn(code, resp.text)
+        self.assertEqual(len(self.running.app.sessions), before)   # no session created
+
+    def test_good_token_accepted(self):
+        self.assertEqual(self.login_with("good").status, 303)
+
+    def test_bad_signature(self):
+        self.assert_refused("bad_signature")
+
+    def test_wrong_iss(self):
+        self.assert_refused("wrong_iss")
+
+    def test_wrong_aud(self):
+        self.assert_refused("wrong_aud")
+
+    def test_expired(self):
+        self.assert_refused("expired")
+
+    def test_nonce_mismatch(self):
+        self.assert_refused("nonce_mismatch")
+
+    def test_alg_none(self):
+        self.assert_refused("alg_none")
+
+    def test_hs256_key_confusion(self):
+        self.assert_refused("hs256_confusion")
+
+    def test_unknown_kid_triggers_one_jwks_refetch(self):
+        self.running.client.jwks.fetched_at = -1e9   # the refetch interval has passed
+        before = self.provider.jwks_fetches
+        self.assertEqual(self.login_with("rotated").status, 303)
+        self.assertEqual(self.provider.jwks_fetches, before + 1)
+
+    def test_opaque_access_token_checked_at_userinfo(self):
+        browser = ScriptedBrowser()
+        self.provider.mode = "good"
+        start = browser.get(self.running.app_url + "/login")
+        browser.get(browser.get(start.location).location)
+        body = json.loads(browser.get(self.running.app_url + "/api/protected").text)
+        self.assertEqual((body["validated_by"], body["user"]["sub"]), ("userinfo", "fake-user"))
+
+
+if __name__ == "__main__":
+    unittest.main()
