@@ -113,10 +113,3 @@ class Narrator:
 
     def error(self, text: str):
         self._write(self._paint(text, "31"), force=True)
-
-
-class NullNarrator(Narrator):
-    """For tests and benchmarks that want silence."""
-
-    def __init__(self):
-        super().__init__(stream=open(os.devnull, "w", encoding="utf-8"), colour=False, quiet=True)
