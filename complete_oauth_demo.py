@@ -19,7 +19,6 @@ import secrets
 import sys
 import threading
 import time
-import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -126,7 +125,7 @@ class DemoHandler(httpkit.BaseHandler):
 
     def extra_headers(self, resp):
         # The logout form posts here and is redirected on to the provider's logout page.
-        return httpkit.security_headers(f"'self' {origin(self.app.client.provider.issuer)}")
+        return httpkit.security_headers(f"'self' {httpkit.origin_of(self.app.client.provider.issuer)}")
 
     # == Chapter 1: the welcome page ==========================================================
     def chapter1_home(self, req):
@@ -232,11 +231,6 @@ class DemoHandler(httpkit.BaseHandler):
         target = self.app.client.logout_url(session.tokens.get("id_token") if session else None,
                                             self.app.base_url + "/") or "/"
         return httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
-
-
-def origin(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,7 @@ from .errors import (AccessDenied, FatalAuthorizeError, InvalidClient, InvalidGr
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
                      MissingCodeVerifier, OAuth2Error, UnsupportedChallengeMethod,
                      UnsupportedGrantType, UnsupportedResponseType)
-from .httpkit import Markup, Response, esc, json_response, render
+from .httpkit import Markup, Response, esc, json_response, origin_of, render
 from .jwtkit import encode_jwt, jwks_document, verify_jwt
 from .narrator import Narrator
 
@@ -594,11 +594,6 @@ def parse_basic(header: str) -> tuple:
 def flow_tag(state: str | None) -> str | None:
     """The first characters of state: lets a learner match lines of one login."""
     return state[:6] if state else None
-
-
-def origin_of(uri: str) -> str:
-    parts = urllib.parse.urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class AuthServerHandler(httpkit.BaseHandler):

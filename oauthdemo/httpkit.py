@@ -37,7 +37,9 @@ STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
 MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred
 MAX_PARAMS = 64               # parameters in one query string or form
 CONNECTION_TIMEOUT = 10       # seconds a client may take to send its request
+STARTUP_WAIT = 10             # seconds an early request waits for the server's state
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
 
 
 class Markup(str):
@@ -236,7 +238,9 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         method = self.command
+        self.body_read = False
         try:
+            self.check_framing()
             path, query = self.split_target()
             resp = self.route(method, path, query)
         except OAuth2Error as err:
@@ -247,7 +251,25 @@ class BaseHandler(BaseHTTPRequestHandler):
                                      self.path)
         self.send(resp, head_only=(method == "HEAD"))
 
+    def check_framing(self):
+        """RFC 9112 §6.3: a Content-Length that is not one decimal number leaves the end of
+        the body unknowable (bytes after it could be read as a second, smuggled request), so
+        it is a 400 and the connection closes. An oversized body is refused unread."""
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+        if not lengths:
+            return
+        if len(lengths) > 1 or not DECIMAL.fullmatch(next(iter(lengths))):
+            self.close_connection = True
+            raise InvalidRequest("Content-Length must be one non-negative decimal integer.")
+        if int(next(iter(lengths))) > MAX_BODY:
+            self.close_connection = True
+            raise RequestTooLarge(f"Bodies are limited to {MAX_BODY} bytes.")
+
     def split_target(self):
+        if not self.path.isascii():
+            # RFC 3986 §2.1: other bytes must be percent-encoded; guessing a charset for
+            # raw ones would let two parsers read two different values.
+            raise InvalidRequest("The request target must be ASCII; percent-encode other bytes.")
         parts = urllib.parse.urlsplit(self.path)
         try:
             path = urllib.parse.unquote(parts.path, errors="strict")
@@ -269,8 +291,11 @@ class BaseHandler(BaseHTTPRequestHandler):
         lookup = "GET" if method == "HEAD" else method
         name = self.routes.get((lookup, path))
         if name is None:
-            if any(p == path for (_, p) in self.routes):
-                raise MethodNotAllowed(f"{method} is not allowed on {path}.")
+            allowed = sorted({m for (m, p) in self.routes if p == path})
+            if allowed:
+                err = MethodNotAllowed(f"{method} is not allowed on {path}.")
+                err.allow = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []))
+                raise err
             raise NotFound(f"Nothing at {path}.")
         return getattr(self, name)(Request(self, method, path, query))
 
@@ -285,12 +310,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             raise InvalidRequest("Chunked request bodies are not accepted; send Content-Length.",
                                  status_code=411)
-        raw = self.headers.get("Content-Length", "0").strip()
-        if not raw.isdigit():
-            raise InvalidRequest("Content-Length must be a non-negative integer.")
-        length = int(raw)
-        if length > MAX_BODY:
-            raise RequestTooLarge(f"Bodies are limited to {MAX_BODY} bytes.")
+        length = int(self.headers.get("Content-Length", "0").strip())  # check_framing vetted it
+        self.body_read = True
         data = self.rfile.read(length)
         if len(data) != length:
             raise InvalidRequest("The body ended before Content-Length bytes arrived.")
@@ -302,16 +323,17 @@ class BaseHandler(BaseHTTPRequestHandler):
         return any(path.startswith(p) for p in self.json_paths)
 
     def render_error(self, err: OAuth2Error, target: str) -> Response:
-        if self.wants_json(target):
-            return error_json(err)
-        return error_page(err)
+        resp = error_json(err) if self.wants_json(target) else error_page(err)
+        if getattr(err, "allow", None):
+            resp.add_header("Allow", err.allow)   # RFC 9110 §15.5.6: a 405 says what is allowed
+        return resp
 
     def extra_headers(self, resp: Response) -> list:
         """Subclasses may widen form-action (the authorization server posts to a client)."""
         return security_headers()
 
     def send(self, resp: Response, head_only: bool = False):
-        if resp.status >= 400 and self.command == "POST" and self._body_unread():
+        if self._body_unread():
             self.close_connection = True  # unread body bytes must not be parsed as a request
         self.send_response(resp.status)
         headers = [] if getattr(resp, "static", False) else self.extra_headers(resp)
@@ -326,7 +348,11 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.wfile.write(resp.body)
 
     def _body_unread(self) -> bool:
-        return bool(self.headers.get("Content-Length", "0").strip() not in ("", "0"))
+        headers = getattr(self, "headers", None)   # absent when the headers themselves were bad
+        if headers is None or getattr(self, "body_read", False):
+            return False
+        return bool(headers.get("Transfer-Encoding")
+                    or headers.get("Content-Length", "0").strip() not in ("", "0"))
 
     def send_error(self, code, message=None, explain=None):
         """http.server's own parse failures (bad request line, huge headers) land here."""
@@ -347,7 +373,28 @@ class DemoHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     request_queue_size = 128
-    app = None  # the object holding this server's state (the app, the authorization server)
+
+    def __init__(self, *args, **kwargs):
+        self._app = None
+        self.ready = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    @property
+    def app(self):
+        """The object holding this server's state (the app, the authorization server)."""
+        return self._app
+
+    @app.setter
+    def app(self, value):
+        self._app = value
+        if value is not None:
+            self.ready.set()
+
+    def finish_request(self, request, client_address):
+        # The app's port is bound before its state exists (its URL is part of that state):
+        # a browser that connects in that instant waits for it, not for a 500.
+        if self.ready.wait(STARTUP_WAIT):
+            super().finish_request(request, client_address)
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -366,6 +413,12 @@ def start_server(handler_cls, host: str, port: int, app) -> tuple:
                               daemon=True)
     thread.start()
     return server, thread
+
+
+def origin_of(url: str) -> str:
+    """scheme://host:port of a URL: what CSP form-action and cookies care about."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def server_url(server, host: str | None = None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+import urllib.parse
 
 import complete_oauth_demo
 from oauthdemo import runner, settings
@@ -59,3 +60,8 @@ def log_in(running, user: str = "alice", browser: ScriptedBrowser | None = None)
     done = browser.get(callback)
     assert done.status == 303 and done.location.endswith("/"), (done.status, done.text[:500])
     return browser
+
+
+def query_of(url: str) -> dict:
+    """The query parameters of a URL, e.g. of a redirect's Location."""
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))

@@ -12,12 +12,9 @@ from oauthdemo import settings
 from oauthdemo.narrator import abbreviate
 from oauthdemo.useragent import ScriptedBrowser
 
-from .demo_fixtures import Clock, demo_settings, log_in, start_test_demo
+from .demo_fixtures import Clock, demo_settings, log_in, query_of, start_test_demo
 from .fake_provider import CLIENT_ID, FakeProvider
 
-
-def query_of(url: str) -> dict:
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
 class AppCase(unittest.TestCase):

@@ -12,11 +12,8 @@ from oauthdemo import authserver
 from oauthdemo.oidc_client import http_json
 from oauthdemo.useragent import ScriptedBrowser
 
-from .demo_fixtures import Clock, start_test_demo
+from .demo_fixtures import Clock, query_of, start_test_demo
 
-
-def query_of(url: str) -> dict:
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
 
 
 class AuthServerCase(unittest.TestCase):

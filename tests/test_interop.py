@@ -14,7 +14,6 @@ import importlib.util
 import json
 import socket
 import unittest
-import urllib.parse
 
 import pkce
 from oauthdemo import settings
