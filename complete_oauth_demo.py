@@ -22,10 +22,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from oauthdemo import httpkit, runner
+from oauthdemo import backend, httpkit, runner
 from oauthdemo.errors import InvalidToken, OAuth2Error
 from oauthdemo.httpkit import Markup, Response, esc, json_response, render
-from oauthdemo.oidc_client import OIDCClient, PendingLogins, human_duration
+from oauthdemo.oidc_client import OIDCClient, PendingLogins, describe_claim, human_duration
 
 SESSION_COOKIE = "demo_session"      # which logged-in session this browser holds
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
@@ -107,8 +107,11 @@ class DemoApp:
         return self.base_url + "/callback"
 
 
-class DemoHandler(httpkit.BaseHandler):
-    """The app's routes. Each handler is one chapter of the walkthrough."""
+class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
+    """The app's routes. Each handler is one chapter of the walkthrough.
+
+    The mobile app's backend (/auth/*, /api/me) is mounted here too: oauthdemo/backend.py.
+    """
 
     routes = {
         ("GET", "/"): "chapter1_home",
@@ -116,8 +119,9 @@ class DemoHandler(httpkit.BaseHandler):
         ("GET", "/callback"): "chapter6_callback",
         ("GET", "/api/protected"): "chapter10_protected_api",
         ("POST", "/logout"): "logout",
+        **backend.BackendRoutes.backend_routes,
     }
-    json_paths = ("/api/",)
+    json_paths = ("/api/", "/auth/")
 
     @property
     def app(self) -> DemoApp:
@@ -142,8 +146,10 @@ class DemoHandler(httpkit.BaseHandler):
 
     def profile_page(self, session: Session) -> Response:
         claims = session.id_claims
-        rows = Markup("".join(f"<tr><th>{esc(k)}</th><td><code class=\"wrap\">{esc(v)}</code>"
-                              f"</td></tr>" for k, v in claims.items()))
+        now = self.app.clock()
+        rows = Markup("".join(f"<tr><th>{esc(k)}</th><td><code class=\"wrap\">"
+                              f"{esc(describe_claim(k, v, now))}</code></td></tr>"
+                              for k, v in claims.items()))
         expires = session.tokens.get("expires_in")
         return render("profile.html", title="You are logged in",
                       name=claims.get("name") or claims.get("sub"), email=claims.get("email", ""),

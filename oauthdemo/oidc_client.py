@@ -514,6 +514,19 @@ def human_duration(seconds: float) -> str:
     return " ".join(p for p in parts if p) or "0 min"
 
 
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
+
+
+def describe_claim(name: str, value, now: float) -> str:
+    """A claim as a learner reads it: times get a date and "in 9 h 59 min" / "2 min ago"."""
+    if name in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+        delta = value - now
+        relative = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
+        return f"{value}  ({when}, {relative})"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def describe_token(token: str) -> dict:
     """Header and claims for the teaching pages: decoded, NOT verified, labelled as such."""
     try:
