@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="complete_oauth_demo.py",
         description="Run the OAuth 2.0 Authorization Code + PKCE flow for real, and watch "
-                    "each step explained in this console and in the browser.")
+                    "each step explained in this console and in the browser.",
+        epilog="Other commands: 'complete_oauth_demo.py login --help' (a CLI loopback login, "
+               "like gh or flytectl) and 'complete_oauth_demo.py mobile --help' (the mobile "
+               "app + backend pattern).")
     add_common_flags(parser)
     parser.add_argument("--port", type=int, default=None, help="the app's port (default 8091)")
     parser.add_argument("--no-browser", action="store_true",
@@ -111,6 +114,7 @@ def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, key
         raise
     app = app_cls(client, scope=cfg.scope, narrator=narrator, clock=clock, auth_server=auth)
     app.base_url = app_url
+    app.settings = cfg   # the other settings (BACKEND_*), for the backend mounted in the app
     app_server.app = app
     return Running(app, app_server, auth, auth_server, client, app_url)
 
@@ -147,14 +151,18 @@ def serve(argv, app_cls, handler_cls) -> int:
     except OAuth2Error as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
         print(f"Cannot start: {err.description}", file=sys.stderr)
         return 2
-    narrator.banner(banner(running, cfg))
-    if cfg.open_browser and can_open_browser():
-        threading.Thread(target=webbrowser.open, args=(running.app_url,), daemon=True).start()
-    return wait_for_ctrl_c(running, narrator)
+    except KeyboardInterrupt:
+        return 130
+    return run_until_ctrl_c(running, cfg, narrator)
 
 
-def wait_for_ctrl_c(running: Running, narrator) -> int:
+def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
+    """Ctrl-C at any moment, even during the banner, stops cleanly: no traceback."""
     try:
+        narrator.banner(banner(running, cfg))
+        if cfg.open_browser and can_open_browser():
+            threading.Thread(target=webbrowser.open, args=(running.app_url,),
+                             daemon=True).start()
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
@@ -166,4 +174,7 @@ def wait_for_ctrl_c(running: Running, narrator) -> int:
 
 def main(argv, app_cls, handler_cls) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("login", "mobile"):   # the native-app flows: oauthdemo/loopback.py
+        from . import loopback   # imported here: loopback itself builds on this module
+        return loopback.main(argv[0], argv[1:])
     return serve(argv, app_cls, handler_cls)
