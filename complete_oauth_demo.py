@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from oauthdemo import backend, httpkit, runner
+from oauthdemo import attacks, backend, httpkit, runner, walkthrough
 from oauthdemo.errors import InvalidToken, OAuth2Error
 from oauthdemo.httpkit import Markup, Response, esc, json_response, render
 from oauthdemo.oidc_client import OIDCClient, PendingLogins, describe_claim, human_duration
@@ -75,6 +75,8 @@ class DemoApp:
         self.sessions: OrderedDict = OrderedDict()
         self.lock = threading.Lock()
         self.base_url = ""
+        self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
+        self.lab = attacks.AttackLab(self)                   # the attack lab's codes, results
 
     def new_session(self, result) -> Session:
         session = Session(secrets.token_urlsafe(32), result.tokens, result.id_claims,
@@ -119,6 +121,9 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         ("GET", "/callback"): "chapter6_callback",
         ("GET", "/api/protected"): "chapter10_protected_api",
         ("POST", "/logout"): "logout",
+        ("GET", "/walkthrough"): "walkthrough_page",
+        ("GET", "/attacks"): "attack_lab_page",
+        ("POST", "/attacks/run"): "attack_lab_run",
         **backend.BackendRoutes.backend_routes,
     }
     json_paths = ("/api/", "/auth/")
@@ -170,6 +175,9 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         auth = self.app.client.begin(self.app.redirect_uri_for(req), browser=browser,
                                      scope=self.app.scope)
         self.app.pending.add(auth)
+        self.app.flows.remember(browser, auth)
+        if req.query.get("intercept") == attacks.INTERCEPT_FLAG:
+            self.app.lab.intercept(auth.state)   # this login's code goes to the attack lab
         resp = httpkit.redirect(auth.url, 302)
         return resp.set_cookie(BROWSER_COOKIE, browser, max_age=600,
                                secure=self.app.secure_cookies)
@@ -178,6 +186,9 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
     def chapter6_callback(self, req):
         browser = req.cookies.get(BROWSER_COOKIE, "")
         try:
+            if self.app.lab.intercepts(req.query.get("state")):
+                self.app.lab.keep_code(req.query, browser)   # state checked; code not redeemed
+                return httpkit.redirect("/attacks#codes", 303)
             result = self.app.client.complete(req.query, self.app.pending, browser)
         except OAuth2Error as err:
             self.app.narrator.fail("your app", f"login refused: {err.error}: {err.description}")
@@ -202,7 +213,9 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         try:
             checked = self.app.client.validate_access_token(token)
         except OAuth2Error as err:
-            n.fail("your app", f"401 {err.error}: {err.description}")
+            n.fail("your app", f"{err.status_code} {err.error}: {err.description}")
+            if err.status_code >= 500:
+                raise   # the provider is down or confused: not the token's fault, so no 401
             raise InvalidToken(err.description) from err
         n.ok("your app", f"access token accepted ({checked['how']}) for sub={checked['sub']}")
         return json_response(self.protected_body(checked, session, token))
@@ -229,9 +242,30 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
                 info = {}
         return {"sub": checked["sub"], "name": info.get("name"), "email": info.get("email")}
 
+    # == The teaching pages: the flow as a picture, and the attack lab ========================
+    def walkthrough_page(self, req):
+        return walkthrough.walkthrough_page(self.app, req.cookies.get(BROWSER_COOKIE, ""),
+                                            self.app.session_for(req))
+
+    def attack_lab_page(self, req):
+        browser = req.cookies.get(BROWSER_COOKIE, "")
+        browser = browser if len(browser) >= 20 else secrets.token_urlsafe(24)
+        page = walkthrough.attack_lab_page(self.app, browser)
+        return page.set_cookie(BROWSER_COOKIE, browser, max_age=attacks.LAB_COOKIE_AGE,
+                               secure=self.app.secure_cookies)
+
+    def attack_lab_run(self, req):
+        browser, form = req.cookies.get(BROWSER_COOKIE, ""), req.form()
+        self.app.lab.check_post(browser, form, req.headers.get("Origin"),
+                                req.headers.get("Host", ""))
+        session = self.app.session_for(req)
+        fragment = self.app.lab.run_from_form(form, browser, session.tokens if session else None)
+        return httpkit.redirect(f"/attacks#{fragment}", 303)
+
     # == Logging out ===========================================================================
     def logout(self, req):
         session = self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
+        self.app.flows.forget(req.cookies.get(BROWSER_COOKIE, ""))
         self.app.narrator.say("your app", "session deleted; sending the browser to the "
                                           "provider's logout")
         target = self.app.client.logout_url(session.tokens.get("id_token") if session else None,

@@ -58,6 +58,8 @@ class TestFullFlow(AppCase):
         self.assertEqual(out.status, 303)
         self.assertIn("/v2/logout", out.location)
         self.assertEqual(browser.get(self.app_url + "/api/protected").status, 401)
+        cookie = {c.name: c.value for c in browser.jar}["demo_browser"]
+        self.assertIsNone(self.running.app.flows.latest(cookie))   # no tokens kept after logout
 
     def test_no_token_in_any_url(self):
         browser = ScriptedBrowser()

@@ -1,0 +1,629 @@
+"""The attack lab: eight attacks on the code flow, each run for real, each stopped by one rule.
+
+RFC 7636 §4.4.1, §4.5, §4.6 (PKCE), RFC 6749 §4.1.2, §4.1.3 and §10.12 (single-use
+codes, the redirect_uri binding, CSRF), OpenID Connect Core 1.0 §3.1.3.7 and RFC 8725
+§3.1 (the ID token's signature and the algorithm allowlist).
+
+Nothing here re-implements a defence. The attacker's requests go to the configured
+provider's real endpoints through ``http_json``; the forged callback goes through the
+app's own ``OIDCClient.complete``; the forged ID tokens through the app's own
+``OIDCClient.validate_id_token``. What comes back is shown as it came.
+
+Attacks (a), (b), (c) and (e) need an authorization code nobody has redeemed yet. On
+the embedded server the lab gets one by driving a login itself with
+``ScriptedBrowser`` and keeping the code it is redirected with: exactly where an
+attacker who intercepts codes stands. Against a real provider the user logs in with
+``/login?intercept=attack-lab``: the app runs its usual state check on the callback
+and then hands the code to the lab unredeemed instead of exchanging it.
+
+Each ``attack_*`` function returns a result dict: ``tried``, ``sent``, ``response``,
+``stopped_by``, ``rule``, ``rejected`` (bool) and ``error`` (the RFC error code).
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import pkce
+
+from .authserver import BoundedTable
+from .errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
+from .jwtkit import b64url_encode, decode_unverified
+from .narrator import abbreviate, mask_secret
+from .oidc_client import AuthRequest, http_json
+from .useragent import ScriptedBrowser
+
+INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
+LAB_BROWSERS_MAX = 500             # browsers whose codes and results are remembered
+INTERCEPTING_MAX = 500             # logins waiting to have their code intercepted
+CODES_PER_BROWSER = 4              # intercepted codes kept per browser
+CODE_TTL = 600                     # RFC 6749 §4.1.2: a code lives 10 minutes at most
+LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
+ATTACKER_REDIRECT = "https://attacker.example/callback"
+FORGED_SUB = "auth0|000000000000000000000001"   # "the admin": who the attacker wants to be
+VICTIM_USER, ATTACKER_USER = "alice", "bob"     # demo users at the embedded server
+SECRET_FIELDS = ("client_secret", "Authorization")
+TOKEN_FIELDS = ("access_token", "id_token", "refresh_token", "code")
+RFC = "https://www.rfc-editor.org/rfc/"
+OIDC_CORE = "https://openid.net/specs/openid-connect-core-1_0.html"
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One card of the lab: what the attacker tries, what should stop it, and the rule."""
+    letter: str
+    title: str
+    short: str          # for the at-a-glance strip
+    tries: str
+    defence: str
+    stopper: str
+    rule: str
+    rule_label: str
+    rule_url: str
+    needs: str = ""     # "code": an unredeemed code; "id_token": a real ID token
+
+
+ATTACKS = OrderedDict((a.letter, a) for a in (
+    AttackSpec(
+        "a", "A stolen code, redeemed without a verifier",
+        "Stolen code, no verifier",
+        "The attacker caught the authorization code on its way back to the app (a malicious "
+        "app on the same device, a proxy log, browser history) and redeems it at the token "
+        "endpoint. They never saw the code_verifier, so they send none.",
+        "The code is bound to the code_challenge the server stored in Step 4. A token request "
+        "without the verifier cannot be checked against it, so it is refused.",
+        "the authorization server's PKCE check (Step 8)",
+        "The client MUST send code_verifier with the code; the server MUST verify it before "
+        "issuing tokens.", "RFC 7636 §4.5", RFC + "rfc7636#section-4.5", needs="code"),
+    AttackSpec(
+        "b", "A stolen code, redeemed with a guessed verifier",
+        "Stolen code, guessed verifier",
+        "Same stolen code, now with a verifier the attacker made up: well-formed, 43 "
+        "characters, 256 random bits. Maybe the server only checks that one is present?",
+        "The server hashes the verifier and compares the result with the stored challenge. "
+        "SHA-256 cannot be run backwards, so no guess will match.",
+        "the authorization server's PKCE check (Step 8)",
+        "If BASE64URL(SHA256(code_verifier)) differs from the stored code_challenge, the "
+        "server MUST answer invalid_grant.", "RFC 7636 §4.6", RFC + "rfc7636#section-4.6",
+        needs="code"),
+    AttackSpec(
+        "c", "A used code, replayed",
+        "Used code, replayed",
+        "The app redeemed the code normally. The attacker replays the very same token "
+        "request, code and verifier included (copied from a log), for a second set of tokens.",
+        "Codes are single use. A code seen twice means someone holds a copy, so the server "
+        "refuses it and revokes every token the first redemption issued.",
+        "the authorization server's single-use rule for codes",
+        "The server MUST deny a code used more than once and SHOULD revoke all tokens "
+        "previously issued from it.", "RFC 6749 §4.1.2", RFC + "rfc6749#section-4.1.2",
+        needs="code"),
+    AttackSpec(
+        "d", "A forged callback: login CSRF",
+        "Forged callback (CSRF)",
+        "The attacker starts a login in their own browser, signs in as themselves, and sends "
+        "the victim a link to this app's /callback carrying their code and state. Followed, "
+        "it would log the victim in to the attacker's account.",
+        "The app accepts a state only if it issued it to this very browser (bound by the "
+        "demo_browser cookie), unused and fresh. This browser never received that state.",
+        "your app's state check (Step 6)",
+        "The client MUST protect its redirect URI against CSRF, binding the request to the "
+        "user agent (the state parameter).", "RFC 6749 §10.12", RFC + "rfc6749#section-10.12"),
+    AttackSpec(
+        "e", "A different redirect_uri at the token endpoint",
+        "Another redirect_uri",
+        "The attacker redeems a stolen code while naming their own redirect_uri, "
+        f"{ATTACKER_REDIRECT}. To isolate this one check they even have the right verifier.",
+        "The server remembers the redirect_uri each code was issued for and demands the "
+        "identical value when the code is redeemed.",
+        "the authorization server's redirect_uri binding",
+        "If redirect_uri was in the authorization request, the token request MUST carry the "
+        "identical value.", "RFC 6749 §4.1.3", RFC + "rfc6749#section-4.1.3", needs="code"),
+    AttackSpec(
+        "f", "An authorization request without PKCE (downgrade)",
+        "No PKCE (downgrade)",
+        "The attacker sends an authorization request with no code_challenge at all, hoping "
+        "for a code that can later be redeemed without any verifier.",
+        "The server requires PKCE (S256) from every client, so it refuses the request "
+        "before any login page is shown.",
+        "the authorization server's PKCE requirement (Step 4)",
+        "A server that requires PKCE MUST answer invalid_request when code_challenge is "
+        "missing.", "RFC 7636 §4.4.1", RFC + "rfc7636#section-4.4.1"),
+    AttackSpec(
+        "g", "An ID token with one claim changed",
+        "ID token, one claim changed",
+        f"The attacker takes a real ID token and changes one claim, sub, to {FORGED_SUB} "
+        "(an administrator), keeping the original signature.",
+        "The app verifies the RS256 signature with the provider's key from its JWKS before "
+        "reading any claim. One changed byte and the signature no longer matches.",
+        "your app's ID token signature check (Step 9)",
+        "Validate the ID token's signature with the issuer's key (from its JWKS) using the "
+        "algorithm the client expects.", "OpenID Connect Core §3.1.3.7",
+        OIDC_CORE + "#IDTokenValidation", needs="id_token"),
+    AttackSpec(
+        "h", "An unsigned token: alg none",
+        "alg: none",
+        "The attacker rewrites the header to alg: none, changes sub and drops the "
+        "signature, hoping the app lets the token choose its own algorithm.",
+        "The app passes its own allowlist (RS256 only). The token's header never chooses the "
+        "algorithm, and 'none' is never on the list.",
+        "your app's algorithm allowlist (Step 9)",
+        "Libraries MUST let the caller specify the allowed algorithms and MUST NOT accept "
+        "'none' unless explicitly asked to.", "RFC 8725 §3.1", RFC + "rfc8725#section-3.1",
+        needs="id_token"),
+))
+
+
+@dataclass
+class StolenCode:
+    """An authorization code nobody has redeemed, and the request it was issued for."""
+    code: str
+    request: AuthRequest
+    how: str
+    taken: float
+
+
+class AttackLab:
+    """The lab's state on the app: intercepted codes and each browser's latest results."""
+
+    def __init__(self, app):
+        self.app = app
+        self.key = secrets.token_bytes(32)   # signs the lab form's per-browser token
+        self.lock = threading.Lock()
+        # Any visitor can add entries to these, so each keeps only its newest LIMIT.
+        self.intercepting = BoundedTable(INTERCEPTING_MAX)
+        self.codes = BoundedTable(LAB_BROWSERS_MAX)
+        self.results = BoundedTable(LAB_BROWSERS_MAX)
+
+    @property
+    def client(self):
+        return self.app.client
+
+    @property
+    def embedded(self) -> bool:
+        return self.app.auth_server is not None
+
+    @property
+    def redirect_uri(self) -> str:
+        return self.app.base_url + "/callback"
+
+    def say(self, text: str):
+        self.app.narrator.say("attacker", text)
+
+    # -- who may press the buttons --------------------------------------------------------
+    def csrf_token(self, browser: str) -> str:
+        return hmac.new(self.key, b"attack-lab:" + browser.encode(), "sha256").hexdigest()
+
+    def check_post(self, browser: str, form: dict, origin: str | None, host: str):
+        """Each run spends real logins at the provider: only this app's own lab page, in
+        this browser, may start one (same origin, plus a token tied to the browser id)."""
+        if origin is not None and urllib.parse.urlsplit(origin).netloc != host:
+            raise InvalidRequest("Cross-origin request to the attack lab refused.",
+                                 status_code=403)
+        expected = self.csrf_token(browser).encode()
+        if len(browser) < 20 or not hmac.compare_digest(form.get("csrf", "").encode(), expected):
+            raise InvalidRequest("The attack lab's form token is missing or stale: reload "
+                                 "/attacks and press the button again.", status_code=403)
+
+    # -- "intercept the next login's code" (any provider) -----------------------------------
+    def intercept(self, state: str):
+        with self.lock:
+            self.intercepting.put(state, True)
+
+    def intercepts(self, state: str | None) -> bool:
+        with self.lock:
+            return bool(state) and state in self.intercepting
+
+    def keep_code(self, params: dict, browser: str) -> StolenCode:
+        """The callback of a login started for the lab: the app's real state check, then the
+        code goes to the lab instead of the token endpoint."""
+        req, code = self.client.check_callback(params, self.app.pending, browser)
+        stolen = StolenCode(code, req, "intercepted from your own login", self.app.clock())
+        with self.lock:
+            self.intercepting.pop(req.state, None)
+            kept = [c for c in self.codes.get(browser, []) if self.fresh(c)] + [stolen]
+            self.codes.put(browser, kept[-CODES_PER_BROWSER:])
+        self.say(f"intercepted code {abbreviate(code)}: the app will not redeem it; it waits "
+                 "in the attack lab")
+        return stolen
+
+    def fresh(self, stolen: StolenCode) -> bool:
+        return self.app.clock() - stolen.taken < CODE_TTL
+
+    def codes_waiting(self, browser: str) -> int:
+        with self.lock:
+            return sum(1 for c in self.codes.get(browser, []) if self.fresh(c))
+
+    def take_intercepted(self, browser: str) -> StolenCode | None:
+        with self.lock:
+            kept = [c for c in self.codes.get(browser, []) if self.fresh(c)]
+            stolen = kept.pop(0) if kept else None
+            self.codes.put(browser, kept)
+        return stolen
+
+    # -- where stolen codes and tokens come from ---------------------------------------------
+    def steal_code(self, browser: str) -> StolenCode | None:
+        """An unredeemed code: one intercepted from this browser's login, else (embedded
+        server only) one from a login the lab drives itself."""
+        stolen = self.take_intercepted(browser)
+        if stolen is None and self.embedded:
+            stolen = self.scripted_login(VICTIM_USER, "lab-victim-" + secrets.token_urlsafe(12))
+        return stolen
+
+    def scripted_login(self, user: str, browser_id: str, pending: bool = False) -> StolenCode:
+        """Log in at the embedded server as ``user`` and keep the callback's code unfetched."""
+        req = self.client.begin(self.redirect_uri, browser=browser_id, scope=self.app.scope)
+        if pending:
+            self.app.pending.add(req)
+        try:
+            callback = ScriptedBrowser().login_at_provider(req.url, user=user)
+        except OSError as err:      # URLError and timeouts: the server is not answering
+            raise ProviderUnreachable(f"The lab could not reach {req.url}: {err}") from err
+        except RuntimeError as err:
+            raise ProviderBadResponse(f"The lab's scripted login failed: {err}") from err
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
+        if not params.get("code"):
+            raise ProviderBadResponse("The lab's scripted login came back without a code: "
+                                      f"{params.get('error', 'no error either')}.")
+        req.trace["callback"] = params
+        self.say(f"intercepts the redirect to {req.redirect_uri}: code "
+                 f"{abbreviate(params['code'])} (the app never sees it)")
+        return StolenCode(params["code"], req, f"a login the lab ran as {user}",
+                          self.app.clock())
+
+    def real_id_token(self, browser: str, tokens: dict | None) -> tuple:
+        """(id_token, where it came from), or (None, why not)."""
+        if tokens and tokens.get("id_token"):
+            return tokens["id_token"], "your own ID token, from this browser's session"
+        stolen = self.steal_code(browser)
+        if stolen is None:
+            return None, "Log in first: this attack tampers with a real ID token."
+        fresh = self.client.exchange_code(stolen.code, stolen.request)
+        return fresh.get("id_token"), f"a fresh ID token from {stolen.how}"
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, letter: str, browser: str, tokens: dict | None = None) -> dict:
+        spec = ATTACKS.get(letter)
+        if spec is None:
+            raise InvalidRequest("Unknown attack: choose one of " + ", ".join(ATTACKS) + ".")
+        self.app.narrator.step(f"({letter})", f"Attack: {spec.title}")
+        try:
+            result = RUNNERS[letter](self, browser=browser, tokens=tokens)
+        except OAuth2Error as err:   # the provider is down, or a lab login failed
+            result = not_run(spec, f"The attack could not run: {err.description}")
+        self.narrate_result(spec, result)
+        with self.lock:
+            mine = dict(self.results.get(browser, {}))
+            mine[letter] = result
+            self.results.put(browser, mine)
+        return result
+
+    def run_from_form(self, form: dict, browser: str, tokens: dict | None) -> str:
+        """POST /attacks/run: one letter, or "all". Returns the fragment to show next."""
+        letter = form.get("attack", "")
+        for each in (ATTACKS if letter == "all" else [letter]):
+            self.run(each, browser, tokens)
+        return "results" if letter == "all" else f"attack-{letter}"
+
+    def results_for(self, browser: str) -> dict:
+        with self.lock:
+            return dict(self.results.get(browser, {}))
+
+    def narrate_result(self, spec: AttackSpec, result: dict):
+        n = self.app.narrator
+        if not result["ran"]:
+            n.say("attacker", f"not run: {result['stopped_by']}")
+        elif result["rejected"]:
+            how = " redirect back with the error" if result["response"].get("location") else ""
+            n.fail("attacker", f"refused: {result['error']} (HTTP {result['response']['status']}{how})")
+            n.ok("attacker", f"stopped by {spec.stopper}: {spec.rule_label}")
+        else:
+            n.fail("attacker", "NOT refused: this provider let the attack through")
+
+
+# == the attacks =============================================================================
+
+def attack_stolen_code_without_verifier(lab: AttackLab, *, browser: str = "",
+                                        tokens: dict | None = None) -> dict:
+    return stolen_code_attack(lab, "a", browser, {"code_verifier": None},
+                              "redeems the stolen code with no code_verifier at all",
+                              "Redeem the code from {how} at the token endpoint, sending no "
+                              "code_verifier.")
+
+
+def attack_stolen_code_wrong_verifier(lab: AttackLab, *, browser: str = "",
+                                      tokens: dict | None = None) -> dict:
+    guess = pkce.make_verifier()
+    return stolen_code_attack(lab, "b", browser, {"code_verifier": guess},
+                              f"redeems the stolen code with a made-up verifier {guess}",
+                              "Redeem the code from {how} with a guessed code_verifier "
+                              "(well-formed, random).")
+
+
+def attack_code_replay(lab: AttackLab, *, browser: str = "", tokens: dict | None = None) -> dict:
+    spec = ATTACKS["c"]
+    stolen = lab.steal_code(browser)
+    if stolen is None:
+        return needs_code(spec)
+    first = lab.client.exchange_code(stolen.code, stolen.request)   # the app, legitimately
+    lab.say("replays the same token request: same code, same verifier")
+    result = token_attack(lab, spec, stolen, {},
+                          f"The app redeemed the code from {stolen.how}; then replay the "
+                          "identical token request.")
+    result["extra"] = revocation_checks(lab, first)
+    return result
+
+
+def attack_forged_callback(lab: AttackLab, *, browser: str = "", tokens: dict | None = None) -> dict:
+    spec = ATTACKS["d"]
+    params, how = attacker_callback(lab)
+    lab.say(f"sends the victim a link: /callback?code=…&state={params['state'][:10]}… (the "
+            "attacker's own state)")
+    sent = [f"GET {lab.redirect_uri}?…  (followed by the victim's browser)"]
+    sent += [f"{k}={v}" for k, v in shown_fields(params).items()]
+    tried = (f"Make this browser deliver the attacker's callback ({how}) to the app's "
+             "/callback, with a state this browser never received.")
+    try:
+        lab.client.complete(params, lab.app.pending, browser)
+    except OAuth2Error as err:
+        return outcome(spec, tried, sent, raised("OIDCClient.complete (the app's /callback)", err))
+    return accepted(spec, tried, sent, "OIDCClient.complete (the app's /callback)")
+
+
+def attack_redirect_uri_swap(lab: AttackLab, *, browser: str = "",
+                             tokens: dict | None = None) -> dict:
+    return stolen_code_attack(lab, "e", browser, {"redirect_uri": ATTACKER_REDIRECT},
+                              f"redeems the stolen code naming redirect_uri={ATTACKER_REDIRECT}",
+                              "Redeem the code from {how} with the right verifier but "
+                              f"redirect_uri={ATTACKER_REDIRECT}.")
+
+
+def attack_pkce_downgrade(lab: AttackLab, *, browser: str = "", tokens: dict | None = None) -> dict:
+    spec = ATTACKS["f"]
+    params = downgraded_authorize_params(lab)
+    url = lab.client.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
+    lab.say("sends an authorization request without code_challenge / code_challenge_method")
+    try:
+        page = ScriptedBrowser().get(url)
+    except OSError as err:
+        raise ProviderUnreachable(f"The authorization endpoint did not answer: {err}") from err
+    response = authorize_answer(page, lab.redirect_uri)
+    sent = [f"GET {lab.client.metadata['authorization_endpoint']}?…"]
+    sent += [f"{k}={v}" for k, v in params.items()] + ["(no code_challenge, no code_challenge_method)"]
+    tried = "Ask for an authorization code without PKCE."
+    error = response["body"].get("error")
+    if error or response["status"] >= 400:
+        return outcome(spec, tried, sent, response, error or f"HTTP {response['status']}")
+    return accepted(spec, tried, sent, response["request"], response)
+
+
+def attack_tampered_id_token(lab: AttackLab, *, browser: str = "",
+                             tokens: dict | None = None) -> dict:
+    spec = ATTACKS["g"]
+    token, source = lab.real_id_token(browser, tokens)
+    if token is None:
+        return not_run(spec, source, action="login")
+    forged = with_claim(token, "sub", FORGED_SUB)
+    lab.say(f"changes sub to {FORGED_SUB} in {source}; keeps the signature")
+    return id_token_attack(lab, spec, forged, token,
+                           f"Present {source} with sub changed to {FORGED_SUB}.")
+
+
+def attack_alg_none(lab: AttackLab, *, browser: str = "", tokens: dict | None = None) -> dict:
+    spec = ATTACKS["h"]
+    token, source = lab.real_id_token(browser, tokens)
+    if token is None:
+        return not_run(spec, source, action="login")
+    forged = unsigned(token, "sub", FORGED_SUB)
+    lab.say('rewrites the header to {"alg":"none"}, changes sub, drops the signature')
+    return id_token_attack(lab, spec, forged, token,
+                           f"Present {source} re-encoded with alg none, sub={FORGED_SUB} and "
+                           "an empty signature.")
+
+
+RUNNERS = {"a": attack_stolen_code_without_verifier, "b": attack_stolen_code_wrong_verifier,
+           "c": attack_code_replay, "d": attack_forged_callback, "e": attack_redirect_uri_swap,
+           "f": attack_pkce_downgrade, "g": attack_tampered_id_token, "h": attack_alg_none}
+
+
+# == the attacks' moving parts ==================================================================
+
+def stolen_code_attack(lab: AttackLab, letter: str, browser: str, change: dict, narration: str,
+                       tried: str) -> dict:
+    """Steal a fresh code, then redeem it with the token request changed by ``change``."""
+    spec = ATTACKS[letter]
+    stolen = lab.steal_code(browser)
+    if stolen is None:
+        return needs_code(spec)
+    lab.say(narration)
+    return token_attack(lab, spec, stolen, change, tried.format(how=stolen.how))
+
+
+def token_attack(lab: AttackLab, spec: AttackSpec, stolen: StolenCode, change: dict,
+                 tried: str) -> dict:
+    """POST the app's own token request, changed as the attacker likes, to the real endpoint.
+
+    The client's secret (if it has one) is included: assume the worst, so what stops the
+    attack is the rule on the card and not a missing password.
+    """
+    data, headers = lab.client.token_request_body(stolen.code, stolen.request.redirect_uri,
+                                                  stolen.request.verifier)
+    for name, value in change.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    endpoint = lab.client.metadata["token_endpoint"]
+    status, body = http_json(endpoint, data=data, headers=headers, timeout=lab.client.timeout)
+    sent = [f"POST {endpoint}"] + [f"{k}: {v}" for k, v in shown_fields(headers).items()]
+    sent += [f"{k}={v}" for k, v in shown_fields(data).items()]
+    sent += [f"(no {k})" for k, v in change.items() if v is None]
+    response = {"request": f"POST {endpoint}", "status": status, "body": shown_fields(body)}
+    if status == 200:
+        discard(lab, body)
+        return accepted(spec, tried, sent, response["request"], response)
+    return outcome(spec, tried, sent, response, str(body.get("error") or f"HTTP {status}"))
+
+
+def revocation_checks(lab: AttackLab, first: dict) -> list:
+    """After a replay: do the first redemption's tokens still work? Ask the provider."""
+    checks = []
+    endpoint = lab.client.metadata.get("userinfo_endpoint")
+    if endpoint and first.get("access_token"):
+        status, body = http_json(endpoint, headers={"Authorization": "Bearer " +
+                                                    first["access_token"]},
+                                 timeout=lab.client.timeout)
+        checks.append({"label": "The access token from the first redemption, at /userinfo",
+                       "request": f"GET {endpoint}", "status": status, "body": shown_fields(body),
+                       "revoked": status == 401})
+    if first.get("refresh_token"):
+        data, headers = lab.client.with_client_auth({
+            "grant_type": "refresh_token", "client_id": lab.client.provider.client_id,
+            "refresh_token": first["refresh_token"]})
+        endpoint = lab.client.metadata["token_endpoint"]
+        status, body = http_json(endpoint, data=data, headers=headers, timeout=lab.client.timeout)
+        checks.append({"label": "The refresh token from the first redemption",
+                       "request": f"POST {endpoint} (grant_type=refresh_token)",
+                       "status": status, "body": shown_fields(body), "revoked": status != 200})
+    for check in checks:
+        lab.say(f"{check['label']}: HTTP {check['status']} "
+                f"{'(revoked)' if check['revoked'] else '(still works)'}")
+    return checks
+
+
+def attacker_callback(lab: AttackLab) -> tuple:
+    """The attacker's own login at this app, stopped before its callback: (params, how)."""
+    attacker_browser = "attacker-" + secrets.token_urlsafe(16)
+    if lab.embedded:
+        stolen = lab.scripted_login(ATTACKER_USER, attacker_browser, pending=True)
+        return stolen.request.trace["callback"], f"their own login as {ATTACKER_USER}"
+    req = lab.client.begin(lab.redirect_uri, browser=attacker_browser, scope=lab.app.scope)
+    lab.app.pending.add(req)
+    # Against a real provider the lab cannot log the attacker in; the state is real, and
+    # the app checks state before it ever looks at the code.
+    params = {"code": "the-attackers-own-code", "state": req.state, "iss": req.issuer}
+    return params, "a login the attacker started in their own browser"
+
+
+def downgraded_authorize_params(lab: AttackLab) -> dict:
+    """The app's own authorization parameters, minus PKCE (built without narrating a login)."""
+    now = lab.app.clock()
+    req = AuthRequest(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
+                      verifier="", challenge="", redirect_uri=lab.redirect_uri,
+                      issuer=lab.client.provider.issuer, scope=lab.app.scope, created=now)
+    params = lab.client.authorize_params(req, None)
+    return {k: v for k, v in params.items() if not k.startswith("code_challenge")}
+
+
+def authorize_answer(page, redirect_uri: str) -> dict:
+    """What /authorize did: an error sent back to the client, a page, or a redirect onward."""
+    location = page.location or ""
+    response = {"request": "GET /authorize?… (no code_challenge)", "status": page.status,
+                "body": {}}
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    if location:   # shown with the values elided: the body below carries the ones that matter
+        response["location"] = (location.split("?")[0] + "?" +
+                                "&".join(f"{k}=…" for k in query)).rstrip("?")
+    if location.startswith(redirect_uri):
+        response["body"] = {k: query[k] for k in ("error", "error_description") if k in query}
+    elif page.status >= 400:
+        response["body"] = {"page": page.text[:200]}
+    return response
+
+
+def id_token_attack(lab: AttackLab, spec: AttackSpec, forged: str, original: str,
+                    tried: str) -> dict:
+    header, claims = decode_unverified(forged)
+    sent = ["id_token = " + abbreviate(forged), "header: " + json.dumps(header),
+            f"sub: {decode_unverified(original)[1].get('sub')} → {claims.get('sub')}"]
+    call = "OIDCClient.validate_id_token (the app's own check)"
+    try:
+        lab.client.validate_id_token(forged, claims.get("nonce"))
+    except OAuth2Error as err:
+        return outcome(spec, tried, sent, raised(call, err))
+    return accepted(spec, tried, sent, call)
+
+
+def with_claim(token: str, name: str, value) -> str:
+    """The same token with one claim changed and the original signature kept."""
+    header_part, _, signature = token.split(".")
+    _, claims = decode_unverified(token)
+    claims[name] = value
+    return f"{header_part}.{encode_part(claims)}.{signature}"
+
+
+def unsigned(token: str, name: str, value) -> str:
+    """An 'alg: none' token (RFC 7519 §6): the claims, one changed, and no signature at all."""
+    _, claims = decode_unverified(token)
+    claims[name] = value
+    return f"{encode_part({'alg': 'none', 'typ': 'JWT'})}.{encode_part(claims)}."
+
+
+def encode_part(obj: dict) -> str:
+    return b64url_encode(json.dumps(obj, separators=(",", ":")).encode("utf-8"))
+
+
+def discard(lab: AttackLab, tokens: dict):
+    """If an attack got tokens, give them back: the lab keeps nothing it should not have."""
+    for name in ("refresh_token", "access_token"):
+        if tokens.get(name):
+            lab.client.revoke(tokens[name])
+
+
+# == results ===================================================================================
+
+def outcome(spec: AttackSpec, tried: str, sent: list, response: dict, error: str | None = None) -> dict:
+    """The attack was refused: what was tried, what came back, what stopped it and why."""
+    error = error or response["body"].get("error")
+    description = response["body"].get("error_description")
+    stopped = spec.stopper[0].upper() + spec.stopper[1:]
+    return {"letter": spec.letter, "title": spec.title, "ran": True, "tried": tried,
+            "sent": sent, "response": response, "rejected": True, "error": error,
+            "stopped_by": f"{stopped}: “{description}”" if description else stopped,
+            "rule": spec.rule, "rule_label": spec.rule_label, "rule_url": spec.rule_url,
+            "extra": []}
+
+
+def accepted(spec: AttackSpec, tried: str, sent: list, request: str,
+             response: dict | None = None) -> dict:
+    """The attack was NOT refused: said plainly, in red, on the card and the console."""
+    result = outcome(spec, tried, sent, response or {"request": request, "status": 200,
+                                                     "body": {}})
+    result.update(rejected=False, error=None,
+                  stopped_by=f"Nothing: {spec.stopper} did not refuse this. The provider or "
+                             "client configuration needs fixing.")
+    return result
+
+
+def raised(request: str, err: OAuth2Error) -> dict:
+    return {"request": request, "status": err.status_code, "raised": type(err).__name__,
+            "body": err.to_dict()}
+
+
+def not_run(spec: AttackSpec, why: str, action: str = "") -> dict:
+    return {"letter": spec.letter, "title": spec.title, "ran": False, "rejected": False,
+            "error": None, "stopped_by": why, "action": action, "tried": "", "sent": [],
+            "response": {}, "rule": spec.rule, "rule_label": spec.rule_label,
+            "rule_url": spec.rule_url, "extra": []}
+
+
+def needs_code(spec: AttackSpec) -> dict:
+    return not_run(spec, "This attack needs an authorization code nobody has redeemed. Log "
+                         "in once with interception: the app checks the callback as usual, "
+                         "then leaves the code to the lab.", action="intercept")
+
+
+def shown_fields(fields: dict) -> dict:
+    """Secrets masked, tokens and codes abbreviated: enough to recognise, too little to use."""
+    shown = {}
+    for name, value in fields.items():
+        if name in SECRET_FIELDS:
+            value = mask_secret(str(value))
+        elif name in TOKEN_FIELDS:
+            value = abbreviate(str(value))
+        shown[name] = value
+    return shown

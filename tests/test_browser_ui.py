@@ -1,0 +1,208 @@
+"""The teaching pages in a real browser: Playwright driving Debian's Chromium.
+
+Clicks through a login at the embedded server, checks that the walkthrough shows the
+challenge the console narrated, runs every attack card, walks the diagram with the
+keyboard, and saves screenshots at 1280 px and 360 px wide into artifacts/screenshots/
+(git-ignored). Every page must load without a console error, a script error or a CSP
+violation. Needs ``playwright`` (pip) and ``/usr/bin/chromium`` (apt); never
+``playwright install``. Skips without them locally; under CI=true a missing one fails.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unittest
+from pathlib import Path
+
+from oauthdemo import attacks
+
+from .demo_fixtures import start_test_demo
+from .interop_support import require_or_skip
+from .test_walkthrough import console_flows
+
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:   # the test-only dependency is absent: the tests skip (or fail in CI)
+    sync_playwright = None
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
+WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 360, "height": 780}
+TIMEOUT_MS = 15000
+EXPECTED_ERRORS = {"a": "invalid_request", "b": "invalid_grant", "c": "invalid_grant",
+                   "d": "invalid_state", "e": "invalid_grant", "f": "invalid_request",
+                   "g": "invalid_token", "h": "invalid_token"}
+# CSP violations are DOM events, not console messages: report each one to the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.reportCspViolation(e.violatedDirective + " blocked " + (e.blockedURI || "inline") +
+                            " in " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+class BrowserUITest(unittest.TestCase):
+    """One browser, one logged-in user, the pages checked one behaviour per test."""
+
+    @classmethod
+    def setUpClass(cls):
+        require_or_skip(sync_playwright is not None, "playwright is not installed")
+        require_or_skip(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
+        cls.running, cls.console = start_test_demo()
+        cls.problems = []
+        cls.playwright = sync_playwright().start()
+        try:
+            cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                         args=CHROMIUM_ARGS)
+            cls.context = cls.browser.new_context(viewport=WIDE)
+            cls.context.set_default_timeout(TIMEOUT_MS)
+            cls.context.expose_function("reportCspViolation",
+                                        lambda text: cls.problems.append("CSP: " + text))
+            cls.context.add_init_script(CSP_LISTENER)
+            cls.page = cls.watch(cls.context.new_page())
+            cls.log_in_by_clicking()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for closing in ("browser", "playwright"):
+            thing = getattr(cls, closing, None)
+            if thing is not None:
+                thing.close() if closing == "browser" else thing.stop()
+        cls.running.stop()
+
+    @classmethod
+    def watch(cls, page):
+        page.on("console", lambda msg: msg.type in ("error", "warning") and
+                cls.problems.append(f"console {msg.type}: {msg.text}"))
+        page.on("pageerror", lambda err: cls.problems.append(f"script error: {err}"))
+        return page
+
+    @classmethod
+    def log_in_by_clicking(cls):
+        page = cls.page
+        page.goto(cls.running.app_url + "/")
+        page.get_by_role("link", name="Start OAuth Login (PKCE)").click()
+        page.get_by_role("button", name=re.compile("Continue with Google")).click()
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(cls.running.app_url + "/")
+        assert "Welcome, Alice Example" in page.content()
+
+    def setUp(self):
+        self.problems.clear()
+
+    def tearDown(self):
+        self.assertEqual(self.problems, [], "console errors or CSP violations on the page")
+
+    # -- the walkthrough -------------------------------------------------------------------
+    def open_walkthrough(self, page=None):
+        page = page or self.page
+        page.goto(self.running.app_url + "/walkthrough")
+        return page
+
+    def test_walkthrough_shows_the_challenge_the_console_logged(self):
+        page = self.open_walkthrough()
+        flow = page.locator("#flow-tag").text_content()
+        verifier, challenge = console_flows(self.console.getvalue())[flow]
+        self.assertEqual(page.locator("#pkce-challenge").text_content(), challenge)
+        self.assertTrue(page.locator("#pkce-challenge").is_visible())   # Step 2 opens first
+        self.assertEqual(page.locator("#pkce-verifier").text_content(), verifier)
+        self.assertEqual(page.locator(".seq-row.reached").count(), 10)
+
+    def test_keyboard_walks_the_diagram_in_order(self):
+        page = self.open_walkthrough()
+        for _ in range(20):                       # from the top of the page to arrow 1
+            page.keyboard.press("Tab")
+            if self.focused_id(page) == "arrow-1":
+                break
+        self.assertEqual(self.focused_id(page), "arrow-1")
+        for n in range(2, 11):
+            page.keyboard.press("Tab")
+            self.assertEqual(self.focused_id(page), f"arrow-{n}")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Enter")              # arrow 8: the server's PKCE check
+        self.assert_only_open(page, 8)
+        self.assertEqual(page.locator("#arrow-8").get_attribute("aria-expanded"), "true")
+        self.assertEqual(self.focused_id(page), "arrow-8")   # focus stays in the diagram
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Space")              # arrow 7, opened with Space like a button
+        self.assert_only_open(page, 7)
+        self.assertIn("THE SECRET", page.locator("#step-7").text_content())
+
+    def test_pager_moves_between_steps(self):
+        page = self.open_walkthrough()
+        page.locator("#step-2 .step-nav", has_text="Step 3").click()
+        self.assert_only_open(page, 3)
+        self.assertTrue(page.url.endswith("#step-3"))
+        self.assertEqual(self.focused_id(page), "step-3")
+
+    def test_walkthrough_before_login_is_grey(self):
+        context = self.browser.new_context(viewport=NARROW)
+        try:
+            page = self.watch(context.new_page())
+            self.open_walkthrough(page)
+            self.assertEqual(page.locator(".seq-row.pending").count(), 10)
+            self.assertIn("No login yet", page.locator("h1").text_content())
+            page.locator("#arrow-5").click()
+            self.assertIn("Not reached yet", page.locator("#step-5").text_content())
+        finally:
+            context.close()
+
+    # -- the attack lab ------------------------------------------------------------------------
+    def test_every_attack_card_shows_its_rejection(self):
+        self.assertEqual(set(EXPECTED_ERRORS), set(attacks.ATTACKS))
+        page = self.page
+        page.goto(self.running.app_url + "/attacks")
+        for letter, error in EXPECTED_ERRORS.items():
+            page.get_by_role("button", name=f"Run attack ({letter})").click()
+            verdict = page.locator(f"#result-{letter} .verdict.rejected")
+            verdict.wait_for()
+            self.assertIn(error, verdict.text_content(), letter)
+        self.assertIn("revoked", page.locator("#result-c").text_content())
+        self.assertIn("8 of 8 run · 8 stopped", page.locator("#scoreboard").text_content())
+        self.assertEqual(page.locator(".verdict.accepted").count(), 0)
+
+    def test_the_csp_listener_reports_violations(self):
+        """The tearDown check is only worth something if a violation would be seen."""
+        page = self.open_walkthrough()
+        page.evaluate("document.body.setAttribute('style', 'color: red')")
+        page.wait_for_function("document.body.getAttribute('style') !== null")
+        page.evaluate("() => new Promise(r => setTimeout(r, 100))")
+        self.assertTrue(any(p.startswith("CSP: style-src") for p in self.problems), self.problems)
+        self.problems.clear()
+
+    # -- screenshots --------------------------------------------------------------------------
+    def test_screenshots_wide_and_narrow(self):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page = self.page
+        page.goto(self.running.app_url + "/attacks")
+        page.get_by_role("button", name="Run all eight attacks").click()
+        page.locator("#result-h .verdict.rejected").wait_for()
+        for size, label in ((WIDE, "1280"), (NARROW, "360")):
+            page.set_viewport_size(size)
+            for name, path in (("walkthrough", "/walkthrough"), ("attack-lab", "/attacks")):
+                page.goto(self.running.app_url + path)
+                self.assertLessEqual(page.evaluate("document.documentElement.scrollWidth"),
+                                     size["width"], f"{name} scrolls sideways at {label} px")
+                target = SCREENSHOTS / f"{name}-{label}.png"
+                page.screenshot(path=str(target), full_page=True)
+                self.assertGreater(target.stat().st_size, 10000)
+        page.set_viewport_size(WIDE)
+
+    # -- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def focused_id(page) -> str:
+        return page.evaluate("document.activeElement && document.activeElement.id")
+
+    def assert_only_open(self, page, step: int):
+        visible = [n for n in range(1, 11) if page.locator(f"#step-{n}").is_visible()]
+        self.assertEqual(visible, [step])
+
+
+if __name__ == "__main__":
+    unittest.main()
