@@ -21,6 +21,9 @@ from .jwtkit import SigningKeyStore
 from .narrator import Narrator, mask_secret
 from .oidc_client import OIDCClient
 
+SWITCH_INTERVAL = 0.001   # seconds; see serve()
+KEY_START_DELAY = 0.5     # seconds; see start_demo()
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -98,6 +101,8 @@ def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, key
     auth = auth_server = None
     try:
         if cfg.provider.kind == "embedded":
+            if keys is None:
+                keys = SigningKeyStore(cache_dir=paths.user_cache_dir())  # started below
             auth, auth_server = start_embedded(cfg, narrator, clock, keys)
             port = app_server.server_address[1]
             auth.register_web_app([app_url, f"http://127.0.0.1:{port}"])
@@ -116,6 +121,13 @@ def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, key
     app.base_url = app_url
     app.settings = cfg   # the other settings (BACKEND_*), for the backend mounted in the app
     app_server.app = app
+    if auth is not None:
+        # Making a key is a second of pure-Python arithmetic holding the GIL, and neither
+        # the first page nor discovery needs it: begin once they have been served. A request
+        # that does need the key (JWKS, a token) starts it at once via keys.current().
+        timer = threading.Timer(KEY_START_DELAY, auth.keys.start)
+        timer.daemon = True
+        timer.start()
     return Running(app, app_server, auth, auth_server, client, app_url)
 
 
@@ -144,6 +156,9 @@ def can_open_browser() -> bool:
 
 def serve(argv, app_cls, handler_cls) -> int:
     args = build_parser().parse_args(argv)
+    # While a CPU-bound thread runs (the first start generates its key for a second or
+    # more), each thread woken by a request waits up to this long for the GIL (default 5 ms).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         cfg = settings_mod.build(args)
         narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)

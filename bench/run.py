@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Benchmarks of the demo (not tests): ``python3 bench/run.py`` prints a table and writes
+bench/results.json. Standard library only; loopback addresses only; every loop is
+bounded in count and in time. The whole run takes a few minutes on two cores; ``--quick``
+about half a minute; ``--only flow,flood`` runs some sections; ``--flood N`` sizes the flood.
+
+Sections: cold start (a real child process), one login after another (with a breakdown
+by step, RSA included), 50 logins at once, a flood of never-finished logins, idle and
+slow connections, and the primitives' rates.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))   # run as a script from a fresh clone: no install needed
+
+from bench import coldstart, flows, harness, primitives, stress  # noqa: E402
+from oauthdemo.httpkit import CONNECTION_TIMEOUT  # noqa: E402
+from oauthdemo.jwtkit import generate_rsa_key  # noqa: E402
+from oauthdemo.oidc_client import PENDING_MAX  # noqa: E402
+
+SECTIONS = ("cold", "flow", "concurrent", "flood", "slowloris", "primitives")
+FULL = {"cold_runs": 10, "flow_runs": 200, "workers": 50, "flows_each": 4,
+        "flood": 100_000, "slow": 200, "primitive_s": 1.0}
+QUICK = {"cold_runs": 3, "flow_runs": 30, "workers": 50, "flows_each": 1,
+         "flood": 2 * PENDING_MAX, "slow": 200, "primitive_s": 0.3}
+COLD_TARGET_MS = 150
+FLOW_TARGET_MS = 40
+RSS_TARGET_MB = 30
+SLOW_TARGET_MS = 1000
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, a smaller flood")
+    parser.add_argument("--flood", type=int, default=None,
+                        help=f"GET /login requests in the flood (default {FULL['flood']:,})")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help="comma-separated sections: " + ", ".join(SECTIONS))
+    parser.add_argument("--out", default=str(RESULTS), help="where to write the JSON results")
+    args = parser.parse_args(argv)
+    args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error("unknown section(s): " + ", ".join(sorted(unknown)))
+    args.config = dict(QUICK if args.quick else FULL)
+    if args.flood is not None:
+        args.config["flood"] = max(1, args.flood)
+    return args
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model or platform.processor(),
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg")
+            else None,
+            "python": platform.python_version(), "implementation": platform.python_implementation(),
+            "platform": platform.platform()}
+
+
+def run_sections(args, key) -> dict:
+    cfg, results = args.config, {}
+    for name in args.sections:
+        started = time.perf_counter()
+        print(f"… {name}", file=sys.stderr, flush=True)
+        if name == "cold":
+            results[name] = coldstart.run(key, cfg["cold_runs"])
+        elif name == "primitives":
+            results[name] = primitives.run(key, cfg["primitive_s"])
+        else:
+            results[name] = in_process(name, cfg, key)
+        results[name]["section_s"] = round(time.perf_counter() - started, 1)
+    return results
+
+
+def in_process(name: str, cfg: dict, key) -> dict:
+    """A fresh demo for each section, so one section's leftovers cannot skew the next."""
+    running = harness.start_demo(key)
+    try:
+        if name == "flow":
+            return flows.sequential(running, cfg["flow_runs"])
+        if name == "concurrent":
+            return flows.concurrent(running, cfg["workers"], cfg["flows_each"])
+        if name == "flood":
+            return stress.flood(running, cfg["flood"])
+        return stress.slowloris(running, cfg["slow"])
+    finally:
+        running.stop()
+
+
+# -- verdicts and the table ---------------------------------------------------------------
+
+def at_most(value, limit, unit: str) -> str:
+    if value is None:
+        return "FAILED (no result)"
+    return (f"met, {limit - value:.1f} {unit} to spare" if value <= limit
+            else f"MISSED by {value - limit:.1f} {unit}")
+
+
+def exactly(value, wanted) -> str:
+    return "met" if value == wanted else f"MISSED ({value})"
+
+
+def rows(r: dict) -> list:
+    """(section, measure, result, target, verdict) for each figure."""
+    makers = {"cold": cold_rows, "flow": flow_rows, "concurrent": concurrent_rows,
+              "flood": flood_rows, "slowloris": slowloris_rows, "primitives": primitive_rows}
+    return [row for name in SECTIONS if name in r for row in makers[name](r[name])]
+
+
+def cold_rows(c: dict) -> list:
+    out = []
+    for case, label in (("with_cached_key", "cached key"), ("first_ever", "first start ever")):
+        s = c[case]
+        out.append(("cold start", f"{label}: median of {s['runs']} (min–max)",
+                    f"{s['median_ms']} ms ({s['min_ms']}–{s['max_ms']})",
+                    f"≤ {COLD_TARGET_MS} ms", at_most(s["median_ms"], COLD_TARGET_MS, "ms")))
+    return out + [
+        ("cold start", "first start: signing key ready (JWKS)",
+         f"{c['first_ever'].get('key_ready_median_ms')} ms", "", ""),
+        ("cold start", "of which: python -c pass / import the demo",
+         f"{c['python_startup_ms']} / {c['import_demo_ms']} ms", "", "")]
+
+
+def flow_rows(f: dict) -> list:
+    out = [("login flow", f"median / p95 of {f['n']} in sequence",
+            f"{f['median_ms']} / {f['p95_ms']} ms", f"median ≤ {FLOW_TARGET_MS} ms",
+            at_most(f["median_ms"], FLOW_TARGET_MS, "ms"))]
+    for step in f["steps"]:
+        out.append(("  per step", step["step"],
+                    f"{step['ms_per_login']} ms ×{step['calls_per_login']:g}",
+                    f"{step['share']:.0%} of a login", ""))
+    return out
+
+
+def concurrent_rows(c: dict) -> list:
+    return [("concurrent", f"{c['logins']} logins by {c['workers']} threads",
+             f"{c['throughput_per_s']}/s, p99 {c.get('p99_ms')} ms", "", ""),
+            ("concurrent", "errors / cross-talk", f"{c['errors']} / {c['crosstalk']}",
+             "0 / 0", exactly((c["errors"], c["crosstalk"]), (0, 0)))]
+
+
+def slowloris_rows(s: dict) -> list:
+    return [("slowloris", f"{s['connections']} idle/slow connections open: slowest login",
+             f"{s['login_max_ms']} ms ({s['logins_failed']} failed)",
+             f"≤ {SLOW_TARGET_MS} ms", at_most(s["login_max_ms"], SLOW_TARGET_MS, "ms")),
+            ("slowloris", "idle connections closed by the server",
+             f"{s['idle_closed']} after {s['idle_closed_after_s']} s",
+             f"timeout {CONNECTION_TIMEOUT} s", ""),
+            ("slowloris", "dripping connections still open", str(s["slow_still_open"]), "", "")]
+
+
+def primitive_rows(p: dict) -> list:
+    return [("primitives", f"RS256 sign / verify ({p['key_bits']}-bit), PKCE pairs",
+             f"{p['rs256_sign_per_s']} / {p['rs256_verify_per_s']} / "
+             f"{p['pkce_pairs_per_s']} per s", "", "")]
+
+
+def flood_rows(f: dict) -> list:
+    at_cap = f["pending_peak"] <= f["pending_cap"] and (
+        f["pending_end"] == f["pending_cap"] or f["requests"] < f["pending_cap"])
+    logins_ok = (f["logins_during"] > 0 and f["logins_during_failed"] == 0
+                 and f["login_after_ms"] is not None)
+    return [("flood", f"{f['requests']:,} × GET /login, never finished",
+             f"{f['rate_per_s']}/s for {f['seconds']} s; {f['statuses']}", "", ""),
+            ("flood", "RSS growth (base → peak)",
+             f"{f['rss_growth_mb']} MB ({f['rss_base_mb']} → {f['rss_peak_mb']})",
+             f"≤ {RSS_TARGET_MB} MB", at_most(f["rss_growth_mb"], RSS_TARGET_MB, "MB")
+             if f["rss_base_mb"] else "not measured (needs Linux /proc)"),
+            ("flood", "pending logins: peak / end / cap",
+             f"{f['pending_peak']} / {f['pending_end']} / {f['pending_cap']}", "at the cap",
+             "met" if at_cap else "MISSED"),
+            ("flood", "normal logins during (slowest) / after",
+             f"{f['logins_during']} ok ({f['login_during_max_ms']} ms) / {f['login_after_ms']} ms",
+             "all complete", "met" if logins_ok else f"MISSED {f['failures']}")]
+
+
+def print_table(info: dict, table: list):
+    print(f"\noauth-pkce-demo benchmarks: {info['cpus']} CPUs ({info['cpu_model']}), "
+          f"{info['implementation']} {info['python']}, {info['platform']}; load average "
+          f"{info['load_average']} before, {info['load_average_after']} after\n")
+    widths = [max(len(str(row[i])) for row in table) for i in range(4)]
+    for row in table:
+        cells = [str(c).ljust(w) for c, w in zip(row, widths)]
+        print("  ".join(cells + [row[4]]).rstrip())
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    print("… generating a 2048-bit RSA key (pure Python)", file=sys.stderr, flush=True)
+    key = generate_rsa_key(2048)
+    info = machine()
+    results = run_sections(args, key)
+    info["load_average_after"] = machine()["load_average"]
+    table = rows(results)
+    print_table(info, table)
+    document = {"machine": info, "config": args.config, "quick": args.quick,
+                "results": results, "table": [dict(zip(("section", "measure", "result",
+                                                        "target", "verdict"), row))
+                                              for row in table]}
+    Path(args.out).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+                              encoding="utf-8")
+    print(f"\nwrote {args.out}")
+    return 1 if any(row[4].startswith(("MISSED", "FAILED")) for row in table) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
