@@ -140,13 +140,15 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
     def chapter1_home(self, req):
         session = self.app.session_for(req)
         n = self.app.narrator
-        n.step(1, "Home")
-        n.say("browser", "GET / — the user opens the app")
         if session is None:
+            n.step(1, "Home")
+            n.say("browser", "GET / — the user opens the app")
             return render("home.html", title="OAuth 2.0 + PKCE, step by step",
                           provider=self.app.client.provider.label,
                           issuer=self.app.client.provider.issuer)
-        n.say("your app", f"this browser has a session: {session.user['name'] or session.user['sub']}")
+        n.say("browser", "GET / with the session cookie")
+        n.say("your app", f"shows the profile of {session.user['name'] or session.user['sub']} "
+                          "from the verified ID token")
         return self.profile_page(session)
 
     def profile_page(self, session: Session) -> Response:

@@ -37,6 +37,7 @@ STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
 MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred
 MAX_PARAMS = 64               # parameters in one query string or form
 CONNECTION_TIMEOUT = 10       # seconds a client may take to send its request
+REQUEST_DEADLINE = 30         # seconds for a whole request, however slowly it trickles in
 STARTUP_WAIT = 10             # seconds an early request waits for the server's state
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
@@ -222,11 +223,34 @@ class BaseHandler(BaseHTTPRequestHandler):
     """
 
     server_version = "oauth-pkce-demo"
-    sys_version = ""
     timeout = CONNECTION_TIMEOUT  # StreamRequestHandler applies it to the socket
     default_request_version = "HTTP/1.0"  # no HTTP/0.9: every reply carries a status line
     routes: dict = {}
     json_paths: tuple = ()
+
+    request_deadline = REQUEST_DEADLINE
+
+    def setup(self):
+        super().setup()
+        # The socket timeout bounds each read; this bounds the whole request, so a client
+        # that sends one byte just inside every timeout (slowloris) still loses its thread.
+        self._deadline = threading.Timer(self.request_deadline, self._drop_slow_client)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def _drop_slow_client(self):
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def finish(self):
+        self._deadline.cancel()
+        super().finish()
+
+    def version_string(self) -> str:
+        """The Server header names the demo, not the Python version it runs on."""
+        return self.server_version
 
     # -- dispatch -------------------------------------------------------------------
     def __getattr__(self, name):
@@ -238,6 +262,8 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         method = self.command
+        if not self._body_unread():
+            self._deadline.cancel()   # no body to wait for: the request is complete
         self.body_read = False
         try:
             self.check_framing()
@@ -313,6 +339,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0").strip())  # check_framing vetted it
         self.body_read = True
         data = self.rfile.read(length)
+        self._deadline.cancel()   # the whole request is in: slow work from here is ours
         if len(data) != length:
             raise InvalidRequest("The body ended before Content-Length bytes arrived.")
         return data

@@ -380,6 +380,8 @@ class OIDCClient:
         n.step(9, "The tokens: verify the ID token before believing it")
         header, claims = verify_jwt(id_token, algorithms=ID_TOKEN_ALGORITHMS,
                                     key_for_kid=self.jwks.key_for_kid)
+        n.value(a, "ID token header", json.dumps(header))
+        n.value(a, "ID token claims", json.dumps(claims))
         n.ok(a, f"signature verified with kid={header.get('kid')} from {self.jwks.jwks_uri} "
                 f"(alg {header['alg']} is on the allowlist)")
         checks = self.check_id_claims(claims, nonce)

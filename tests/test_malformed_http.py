@@ -182,5 +182,32 @@ class TestMalformedAtTheAuthorizationServer(MalformedCases, unittest.TestCase):
     page_post = b"/authorize/login"
 
 
+class TestSlowClients(unittest.TestCase):
+    """Slowloris: a client that drips its request, one byte just inside every read timeout,
+    is cut off at the request deadline instead of holding its thread forever."""
+
+    def test_dripping_client_is_disconnected_at_the_deadline(self):
+        handler = RUNNING.app_server.RequestHandlerClass
+        handler.request_deadline = 0.5   # the app's handler inherits httpkit's; restored below
+        self.addCleanup(delattr, handler, "request_deadline")
+        port = RUNNING.app_server.server_address[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=RAW_TIMEOUT) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+            sock.settimeout(0.1)          # each wait for an answer doubles as the drip pace
+            closed = False
+            for _ in range(100):          # at most ~10 s of dripping
+                try:
+                    sock.sendall(b"X-Drip: 1\r\n")
+                    closed = sock.recv(1024) == b""
+                except socket.timeout:
+                    continue
+                except OSError:
+                    closed = True
+                if closed:
+                    break
+        self.assertTrue(closed, "the server kept a dripping connection open past its deadline")
+        self.assertEqual(raw_exchange(port, request("GET", b"/"))[0], 200)
+
+
 if __name__ == "__main__":
     unittest.main()
