@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))   # run as a script from a fresh clone: no install needed
 
 from bench import coldstart, flows, harness, primitives, stress  # noqa: E402
-from oauthdemo.httpkit import CONNECTION_TIMEOUT  # noqa: E402
+from oauthdemo.httpkit import CONNECTION_TIMEOUT, REQUEST_DEADLINE  # noqa: E402
 from oauthdemo.jwtkit import generate_rsa_key  # noqa: E402
 from oauthdemo.oidc_client import PENDING_MAX  # noqa: E402
 
@@ -162,7 +162,9 @@ def slowloris_rows(s: dict) -> list:
             ("slowloris", "idle connections closed by the server",
              f"{s['idle_closed']} after {s['idle_closed_after_s']} s",
              f"timeout {CONNECTION_TIMEOUT} s", ""),
-            ("slowloris", "dripping connections still open", str(s["slow_still_open"]), "", "")]
+            ("slowloris", "dripping connections closed by the server",
+             f"{s['slow_closed']} after {s['slow_closed_after_s']} s",
+             f"deadline {REQUEST_DEADLINE} s", "")]
 
 
 def primitive_rows(p: dict) -> list:

@@ -200,20 +200,21 @@ def slowloris(running, count: int) -> dict:
         times, failed = [], []
         for _ in range(SLOW_FLOWS):
             login_now(running, times, failed)
-        deadline = opened + httpkit.CONNECTION_TIMEOUT + 5
-        idle_closed = closed_by_server(idle, opened, deadline)
-        slow_open = sum(1 for s in closed_by_server(slow, opened, time.monotonic() + 0.5)
-                        if s is None)
+        idle_closed = closed_by_server(idle, opened, opened + httpkit.CONNECTION_TIMEOUT + 5)
+        slow_closed = closed_by_server(slow, opened, opened + httpkit.REQUEST_DEADLINE + 5)
     finally:
         stop.set()
         for sock in idle + slow:
             sock.close()
     shut = [s for s in idle_closed if s is not None]
+    dripped = [s for s in slow_closed if s is not None]
     return {"connections": len(idle) + len(slow), "per_server": count,
             "server_threads_held": held, "logins": len(times), "logins_failed": len(failed),
             "login_max_ms": round(max(times) * 1000, 1) if times else None,
             "idle_closed": len(shut), "idle_closed_after_s": round(min(shut), 1) if shut else None,
-            "slow_still_open": slow_open, "failures": failed[:3]}
+            "slow_closed": len(dripped),
+            "slow_closed_after_s": round(min(dripped), 1) if dripped else None,
+            "failures": failed[:3]}
 
 
 def wait_for_threads(target: int, limit: float = 10) -> int:

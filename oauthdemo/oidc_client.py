@@ -273,7 +273,8 @@ class OIDCClient:
         n.value(a, "code_verifier ", req.verifier, "random, 256 bits; stays here, never sent yet")
         n.value(a, "SHA-256(verifier)", pkce.s256_digest(req.verifier).hex()[:32] + "…")
         n.value(a, "code_challenge", req.challenge, "= BASE64URL(SHA-256(verifier)), safe to send")
-        n.value(a, "state         ", req.state, "anti-CSRF, single use, bound to this browser")
+        bound = "bound to this browser" if req.browser else "known only to this login"
+        n.value(a, "state         ", req.state, f"anti-CSRF, single use, {bound}")
         n.value(a, "nonce         ", req.nonce, "must come back inside the ID token")
         n.step(3, "The redirect to the authorization server", flow=req.flow)
         for name, value in params.items():
@@ -291,7 +292,8 @@ class OIDCClient:
             raise ProviderError(params.get("error_description") or "No description given.",
                                 error=params["error"], status_code=400)
         req = pending.take(params.get("state"), browser)
-        n.ok(a, f"state {req.state[:10]}… is one we issued to this browser; now used up")
+        whose = "we issued to this browser" if req.browser else "this login issued"
+        n.ok(a, f"state {req.state[:10]}… is one {whose}; now used up")
         iss = params.get("iss")
         if iss is not None and iss != req.issuer:
             raise IssuerMismatch(f"The response says it came from {iss!r}, but this login went "
