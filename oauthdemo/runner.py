@@ -51,6 +51,15 @@ def add_common_flags(parser):
                         help="print whole tokens instead of abbreviations")
     parser.add_argument("--quiet", action="store_true", default=None,
                         help="print only the start-up banner and errors")
+    embedded = parser.add_argument_group(
+        "embedded authorization server clients",
+        "client_ids it registers (also EMBEDDED_*_CLIENT_ID). The backend's secret is "
+        "read only from EMBEDDED_BACKEND_CLIENT_SECRET: a secret on the command line "
+        "would show in the process list.")
+    for kind, default in (("web", "demo-web-app"), ("cli", "demo-cli"),
+                          ("backend", "demo-backend")):
+        embedded.add_argument(f"--{kind}-client-id", default=None, metavar="ID",
+                              help=f"default {default}")
 
 
 @dataclass

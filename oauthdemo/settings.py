@@ -148,6 +148,12 @@ def build(args, environ=None) -> Settings:
     for name in ("host", "port", "idp_port", "show_tokens", "quiet"):
         if getattr(args, name, None) is not None:
             setattr(settings, name, getattr(args, name))
+    for kind, key in (("web", "web_client_id"), ("cli", "native_client_id"),
+                      ("backend", "backend_client_id")):
+        if getattr(args, f"{kind}_client_id", None):
+            settings.embedded[key] = getattr(args, f"{kind}_client_id")
+    if settings.provider.kind == "embedded":
+        settings.provider.client_id = settings.embedded["web_client_id"]
     if getattr(args, "no_browser", False):
         settings.open_browser = False
     check_ports(settings)

@@ -67,6 +67,25 @@ class TestSettings(unittest.TestCase):
         self.assertEqual(cfg.port, 9000)
         self.assertFalse(cfg.open_browser)
 
+    def test_embedded_client_ids_from_environment_and_flags(self):
+        cfg = self.build(environ={"EMBEDDED_CLI_CLIENT_ID": "env-cli",
+                                  "EMBEDDED_BACKEND_CLIENT_SECRET": "from-env"},
+                         web_client_id="flag-web")
+        self.assertEqual(cfg.embedded["web_client_id"], "flag-web")
+        self.assertEqual(cfg.provider.client_id, "flag-web")
+        self.assertEqual(cfg.embedded["native_client_id"], "env-cli")
+        self.assertEqual(cfg.embedded["backend_secret"], "from-env")
+
+    def test_embedded_server_registers_the_configured_web_client(self):
+        running, _ = start_test_demo(demo_settings(
+            embedded={"web_client_id": "my-web", "native_client_id": "demo-cli",
+                      "backend_client_id": "demo-backend", "backend_secret": None}))
+        try:
+            self.assertEqual(running.client.provider.client_id, "my-web")
+            self.assertIn("my-web", running.auth.clients)
+        finally:
+            running.stop()
+
     def test_half_configured_is_an_error(self):
         for text in ("AUTH0_DOMAIN=x\n", "OIDC_CLIENT_ID=y\n"):
             with self.assertRaises(ConfigError):
