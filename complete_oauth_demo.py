@@ -31,7 +31,6 @@ SESSION_COOKIE = "demo_session"      # which logged-in session this browser hold
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
 SESSIONS_MAX = 1000
 SESSION_TTL = 8 * 3600
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 ERROR_HINTS = {
     "access_denied": "You (or the server) pressed Deny. Nothing was shared; start again "
@@ -64,19 +63,23 @@ class DemoApp:
     """The client's state, on the server instance: pending logins and sessions."""
 
     def __init__(self, client: OIDCClient, *, scope: str, narrator, clock=time.time,
-                 auth_server=None, secure_cookies: bool = False):
+                 auth_server=None):
         self.client = client
         self.scope = scope
         self.narrator = narrator
         self.clock = clock
         self.auth_server = auth_server      # the embedded server, when it is in use
-        self.secure_cookies = secure_cookies
         self.pending = PendingLogins(clock=clock)
         self.sessions: OrderedDict = OrderedDict()
         self.lock = threading.Lock()
         self.base_url = ""
         self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
         self.lab = attacks.AttackLab(self)                   # the attack lab's codes, results
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies get the Secure flag when the app is served over https."""
+        return self.base_url.startswith("https://")
 
     def new_session(self, result) -> Session:
         session = Session(secrets.token_urlsafe(32), result.tokens, result.id_claims,
@@ -104,7 +107,7 @@ class DemoApp:
         """The callback on the host the browser is using, so our cookies come back with it."""
         host = req.headers.get("Host", "")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name in LOCAL_HOSTS and host.endswith(":" + self.base_url.rsplit(":", 1)[1]):
+        if name in httpkit.LOOPBACK_HOSTS and host.endswith(":" + self.base_url.rsplit(":", 1)[1]):
             return f"http://{host}/callback"
         return self.base_url + "/callback"
 
@@ -167,10 +170,7 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
     # == Chapters 2–3: PKCE secrets, then the redirect ========================================
     def chapter2_login(self, req):
-        browser = req.cookies.get(BROWSER_COOKIE, "")
-        fresh = len(browser) < 20
-        if fresh:
-            browser = secrets.token_urlsafe(24)
+        browser = req.browser_id(BROWSER_COOKIE) or httpkit.new_browser_id()
         n = self.app.narrator
         n.step(1, "The user clicks “Start OAuth Login (PKCE)”")
         n.say("browser", "GET /login")
@@ -186,7 +186,7 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
     # == Chapters 6–9: the callback, the exchange, the ID token ===============================
     def chapter6_callback(self, req):
-        browser = req.cookies.get(BROWSER_COOKIE, "")
+        browser = req.browser_id(BROWSER_COOKIE)
         try:
             if self.app.lab.intercepts(req.query.get("state")):
                 self.app.lab.keep_code(req.query, browser)   # state checked; code not redeemed
@@ -246,32 +246,31 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
     # == The teaching pages: the flow as a picture, and the attack lab ========================
     def walkthrough_page(self, req):
-        return walkthrough.walkthrough_page(self.app, req.cookies.get(BROWSER_COOKIE, ""),
+        return walkthrough.walkthrough_page(self.app, req.browser_id(BROWSER_COOKIE),
                                             self.app.session_for(req))
 
     def attack_lab_page(self, req):
-        browser = req.cookies.get(BROWSER_COOKIE, "")
-        browser = browser if len(browser) >= 20 else secrets.token_urlsafe(24)
+        browser = req.browser_id(BROWSER_COOKIE) or httpkit.new_browser_id()
         page = walkthrough.attack_lab_page(self.app, browser)
         return page.set_cookie(BROWSER_COOKIE, browser, max_age=attacks.LAB_COOKIE_AGE,
                                secure=self.app.secure_cookies)
 
     def attack_lab_run(self, req):
-        browser, form = req.cookies.get(BROWSER_COOKIE, ""), req.form()
-        self.app.lab.check_post(browser, form, req.headers.get("Origin"),
-                                req.headers.get("Host", ""))
+        req.require_same_origin()
+        browser, form = req.browser_id(BROWSER_COOKIE), req.form()
+        self.app.lab.check_post(browser, form)
         session = self.app.session_for(req)
         fragment = self.app.lab.run_from_form(form, browser, session.tokens if session else None)
         return httpkit.redirect(f"/attacks#{fragment}", 303)
 
     # == Logging out ===========================================================================
     def logout(self, req):
-        session = self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
-        self.app.flows.forget(req.cookies.get(BROWSER_COOKIE, ""))
+        req.require_same_origin()   # another localhost page must not log you out
+        self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
+        self.app.flows.forget(req.browser_id(BROWSER_COOKIE))
         self.app.narrator.say("your app", "session deleted; sending the browser to the "
                                           "provider's logout")
-        target = self.app.client.logout_url(session.tokens.get("id_token") if session else None,
-                                            self.app.base_url + "/") or "/"
+        target = self.app.client.logout_url(self.app.base_url + "/") or "/"
         return httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
 
 

@@ -30,9 +30,9 @@ from . import httpkit
 from .errors import (AccessDenied, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
                      MissingCodeVerifier, OAuth2Error, UnsupportedChallengeMethod,
-                     UnsupportedGrantType, UnsupportedResponseType)
+                     UnknownKey, UnsupportedGrantType, UnsupportedResponseType)
 from .httpkit import Markup, Response, esc, json_response, origin_of, render
-from .jwtkit import encode_jwt, jwks_document, verify_jwt
+from .jwtkit import check_time, encode_jwt, jwks_document, verify_jwt
 from .narrator import Narrator
 
 CODE_TTL = 600                 # RFC 6749 §4.1.2: a maximum lifetime of 10 minutes
@@ -43,12 +43,14 @@ ACCESS_TOKEN_TTL = 86400       # Auth0's default for API access tokens
 ID_TOKEN_TTL = 36000           # Auth0's default ID token lifetime (10 hours)
 REFRESH_TOKEN_TTL = 30 * 86400
 REFRESH_MAX = 20000
+FAMILIES_MAX = 20000           # grants remembered; anyone can make one (public client, 1 click)
+FAMILY_TOKENS_MAX = 50         # access-token ids and refresh tokens remembered per grant
+REVOKED_MAX = 50000            # revoked access-token ids (each is also dead at its exp)
 PKCE_LOG_MAX = 500
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_AUDIENCE = "urn:oauth-pkce-demo:api"   # the one API registered here, as in Auth0
 TOKEN_ALGORITHMS = ["RS256"]
 BROWSER_COOKIE = "as_browser"  # distinct from the app's cookies: cookies ignore the port
-LOOPBACK_HOSTS = ("127.0.0.1", "[::1]", "localhost")
 
 DEMO_USERS = OrderedDict([
     ("alice", {"sub": "google-oauth2|108204268033311374519", "name": "Alice Example",
@@ -86,7 +88,7 @@ def is_loopback_callback(uri: str) -> bool:
     except ValueError:
         return False
     host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
-    return (parts.scheme == "http" and host in LOOPBACK_HOSTS and parts.path == "/callback"
+    return (parts.scheme == "http" and host in httpkit.LOOPBACK_HOSTS and parts.path == "/callback"
             and not parts.query and not parts.fragment and "@" not in parts.netloc)
 
 
@@ -177,8 +179,8 @@ class AuthorizationServer:
         self.txns = BoundedTable(TXN_MAX)
         self.codes = BoundedTable(CODES_MAX)
         self.refresh = BoundedTable(REFRESH_MAX)
-        self.families: dict = {}
-        self.revoked_jtis: dict = {}
+        self.families = BoundedTable(FAMILIES_MAX)
+        self.revoked_jtis = BoundedTable(REVOKED_MAX)
         self.pkce_log = BoundedTable(PKCE_LOG_MAX)
         self.clients = {
             web_client_id: Client(web_client_id, "Walkthrough web app (public, PKCE)"),
@@ -243,9 +245,6 @@ class AuthorizationServer:
                     if now - rec.created <= ttl:
                         break
                     table.popitem(last=False)
-            for jti, exp in list(self.revoked_jtis.items()):
-                if exp < now:
-                    del self.revoked_jtis[jti]
 
     # == /authorize: Chapters 4 and 5 ====================================================
     def check_client_and_redirect(self, params: dict) -> tuple:
@@ -394,9 +393,9 @@ class AuthorizationServer:
             self.check_pkce(record, params.get("code_verifier"))
             record.used = True
             record.family = secrets.token_urlsafe(12)
-            self.families[record.family] = Family(record.client_id, record.user, record.scope,
+            self.families.put(record.family, Family(record.client_id, record.user, record.scope,
                                                   record.audience, record.nonce,
-                                                  record.auth_time)
+                                                  record.auth_time))
         return self.issue_tokens(record.family, include_refresh="offline_access" in record.scope)
 
     def check_code(self, record, client: Client, params: dict):
@@ -473,7 +472,9 @@ class AuthorizationServer:
         return self.issue_tokens(rec["family"], include_refresh=True)
 
     def issue_tokens(self, family_id: str, include_refresh: bool) -> dict:
-        family = self.families[family_id]
+        family = self.families.get(family_id)
+        if family is None:
+            raise InvalidGrant("This grant is no longer known to the server.")
         user = DEMO_USERS[family.user]
         now = int(self.now())
         key = self.keys.current()
@@ -482,6 +483,10 @@ class AuthorizationServer:
                 "id_token": encode_jwt(self.id_token_claims(family, user, now), key),
                 "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": family.scope}
         with self.lock:
+            if family.revoked:   # a replay revoked the grant while we were signing
+                self.revoked_jtis.put(jti, now + ACCESS_TOKEN_TTL)
+                raise InvalidGrant("This grant was revoked while its tokens were issued.")
+            family.jtis = [(j, exp) for j, exp in family.jtis if exp > now][-FAMILY_TOKENS_MAX:]
             family.jtis.append((jti, now + ACCESS_TOKEN_TTL))
             if include_refresh:
                 body["refresh_token"] = self.new_refresh_token(family_id, family, now)
@@ -519,6 +524,8 @@ class AuthorizationServer:
         self.refresh.put(digest, {"family": family_id, "active": True,
                                   "exp": now + REFRESH_TOKEN_TTL})
         family.refresh_hashes.append(digest)
+        while len(family.refresh_hashes) > FAMILY_TOKENS_MAX:   # the oldest rotated ones go
+            self.refresh.pop(family.refresh_hashes.pop(0), None)
         return token
 
     def revoke_family(self, family_id: str | None, why: str):
@@ -529,7 +536,7 @@ class AuthorizationServer:
                 return
             family.revoked = True
             for jti, exp in family.jtis:
-                self.revoked_jtis[jti] = exp
+                self.revoked_jtis.put(jti, exp)
             for digest in family.refresh_hashes:
                 self.refresh.pop(digest, None)
         self.narrator.fail("authorization server", f"{why}: revoked {len(family.jtis)} access "
@@ -544,8 +551,7 @@ class AuthorizationServer:
         auds = aud if isinstance(aud, list) else [aud]
         if claims.get("iss") != self.issuer or self.url("/userinfo") not in auds:
             raise InvalidToken("This token was not issued for this server's /userinfo.")
-        if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] < self.now():
-            raise InvalidToken("The access token has expired.")
+        check_time(claims, now=self.now())
         if claims.get("jti") in self.revoked_jtis:
             raise InvalidToken("The access token has been revoked.")
         return claims
@@ -554,7 +560,6 @@ class AuthorizationServer:
         for key in self.keys.public_keys():
             if key.kid == kid:
                 return key
-        from .errors import UnknownKey
         raise UnknownKey("No key of this server has that kid.")
 
     def userinfo(self, token: str | None) -> dict:
@@ -566,7 +571,8 @@ class AuthorizationServer:
         """RFC 7009 §2.2: answer 200 whether or not the token was known."""
         with self.lock:
             rec = self.refresh.get(token_hash(token))
-            if rec is not None and self.families[rec["family"]].client_id == client.client_id:
+            family = self.families.get(rec["family"]) if rec is not None else None
+            if family is not None and family.client_id == client.client_id:
                 self.revoke_family(rec["family"], "revocation request")
                 return
         try:
@@ -576,7 +582,7 @@ class AuthorizationServer:
             return
         if claims.get("azp") == client.client_id and "jti" in claims:
             with self.lock:
-                self.revoked_jtis[claims["jti"]] = claims.get("exp", self.now())
+                self.revoked_jtis.put(claims["jti"], claims.get("exp", self.now()))
 
 
 def parse_basic(header: str) -> tuple:
@@ -636,9 +642,9 @@ class AuthServerHandler(httpkit.BaseHandler):
         return json_response(jwks_document(self.auth.keys.public_keys()))
 
     def browser_id(self, req, resp: Response | None = None) -> str:
-        browser = req.cookies.get(BROWSER_COOKIE, "")
-        if len(browser) < 20 and resp is not None:
-            browser = secrets.token_urlsafe(24)
+        browser = req.browser_id(BROWSER_COOKIE)
+        if not browser and resp is not None:
+            browser = httpkit.new_browser_id()
             resp.set_cookie(BROWSER_COOKIE, browser, max_age=TXN_TTL)
         return browser
 
@@ -679,7 +685,7 @@ class AuthServerHandler(httpkit.BaseHandler):
 
     def login(self, req):
         form = req.form()
-        txn = self.auth.find_transaction(form, req.cookies.get(BROWSER_COOKIE, ""))
+        txn = self.auth.find_transaction(form, req.browser_id(BROWSER_COOKIE))
         self.auth.authenticate(txn, form.get("user", ""))
         user = DEMO_USERS[txn.user]
         scopes = Markup("".join(f"<li><code>{esc(s)}</code> {esc(SCOPE_TEXT.get(s, ''))}</li>"
@@ -693,7 +699,7 @@ class AuthServerHandler(httpkit.BaseHandler):
 
     def consent(self, req):
         form = req.form()
-        txn = self.auth.find_transaction(form, req.cookies.get(BROWSER_COOKIE, ""))
+        txn = self.auth.find_transaction(form, req.browser_id(BROWSER_COOKIE))
         if txn.user is None:
             raise InvalidRequest("Log in before giving consent.")
         location = self.auth.finish_transaction(txn, form.get("decision") == "allow")

@@ -46,10 +46,15 @@ class OAuth2Error(Exception):
             params["iss"] = iss
         return urllib.parse.urlencode(params)
 
+    challenge_scheme = "Bearer"   # RFC 6750 §3; client authentication errors say Basic
+
     def www_authenticate(self) -> str:
-        """RFC 6750 §3: the challenge a protected resource sends with a 401."""
-        desc = self.description.replace("\\", "").replace('"', "'")
-        return f'Bearer error="{self.error}", error_description="{desc}"'
+        """RFC 6750 §3 / RFC 6749 §5.2: the challenge sent with a 401.
+
+        The description may quote a provider, so it is cut down to printable ASCII
+        without quotes: nothing from outside can break or extend the header."""
+        desc = "".join(c for c in self.description if " " <= c <= "~" and c not in '"\\')
+        return f'{self.challenge_scheme} error="{self.error}", error_description="{desc}"'
 
 
 # --- RFC 6749 §4.1.2.1 / §5.2 error codes -------------------------------------------
@@ -89,6 +94,7 @@ class NotFound(InvalidRequest):
 class InvalidClient(OAuth2Error):
     error = "invalid_client"
     status_code = 401
+    challenge_scheme = "Basic"  # RFC 6749 §5.2: the scheme client authentication uses
     description = "Client authentication failed."
 
 
@@ -96,10 +102,6 @@ class InvalidGrant(OAuth2Error):
     error = "invalid_grant"
     status_code = 403  # Auth0's status for invalid_grant (RFC 6749 §5.2 suggests 400)
 
-
-class UnauthorizedClient(OAuth2Error):
-    error = "unauthorized_client"
-    status_code = 403
 
 
 class AccessDenied(OAuth2Error):
@@ -198,8 +200,3 @@ class ExpiredToken(InvalidToken):
 
 class ClaimMismatch(InvalidToken):
     description = "A claim does not have the expected value."
-
-
-class InsufficientScope(OAuth2Error):
-    error = "insufficient_scope"
-    status_code = 403

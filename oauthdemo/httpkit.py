@@ -19,6 +19,7 @@ import html
 import http.cookies
 import json
 import re
+import secrets
 import socket
 import sys
 import threading
@@ -40,6 +41,13 @@ CONNECTION_TIMEOUT = 10       # seconds a client may take to send its request
 REQUEST_DEADLINE = 30         # seconds for a whole request, however slowly it trickles in
 STARTUP_WAIT = 10             # seconds an early request waits for the server's state
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# A browser id is ours only if it looks exactly like one we made: a cookie is the client's
+# input, and echoing an arbitrary one back into Set-Cookie would let it inject headers.
+BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
+COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_.~-]*$")
+# This machine, by name or address; IPv6 both bare (urlsplit().hostname) and bracketed
+# (a Host header or netloc).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
 
 
@@ -52,10 +60,6 @@ def esc(value) -> Markup:
     if isinstance(value, Markup):
         return value
     return Markup(html.escape("" if value is None else str(value), quote=True))
-
-
-def join_markup(parts) -> Markup:
-    return Markup("".join(esc(p) for p in parts))
 
 
 class Response:
@@ -75,7 +79,9 @@ class Response:
     def set_cookie(self, name: str, value: str, *, max_age: int | None = None,
                    secure: bool = False, path: str = "/") -> "Response":
         """RFC 6265bis: HttpOnly (no script can read it), SameSite=Lax (not sent on
-        cross-site POSTs), Secure under https."""
+        cross-site POSTs), Secure under https. Only values we made are ever set."""
+        if not COOKIE_VALUE.match(value):
+            raise ValueError("cookie values are restricted to URL-safe characters")
         parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Lax"]
         if max_age is not None:
             parts.append(f"Max-Age={max_age}")
@@ -102,6 +108,10 @@ def error_json(err: OAuth2Error) -> Response:
 
 def redirect(location: str, status: int = 302) -> Response:
     return Response(status, b"", [("Location", location)])
+
+
+def new_browser_id() -> str:
+    return secrets.token_urlsafe(24)   # 32 characters, 192 bits
 
 
 def load_template(name: str) -> Template:
@@ -177,6 +187,18 @@ class Request:
         except http.cookies.CookieError:
             return {}
         return {k: m.value for k, m in jar.items()}
+
+    def browser_id(self, cookie: str) -> str:
+        """The browser-binding cookie's value if it is one we could have made, else ""."""
+        value = self.cookies.get(cookie, "")
+        return value if BROWSER_ID.match(value) else ""
+
+    def require_same_origin(self):
+        """A state-changing POST must come from our own pages. SameSite=Lax is not enough
+        here: every localhost port is the same *site*, so only Origin tells them apart."""
+        origin = self.headers.get("Origin")
+        if origin is not None and urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
+            raise InvalidRequest("Cross-origin request refused.", status_code=403)
 
     def body(self) -> bytes:
         if self._body is None:

@@ -35,7 +35,7 @@ from .errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse
                      ProviderError, ProviderUnreachable)
 from .httpkit import render
 from .narrator import Narrator
-from .oidc_client import (LOOPBACK, PENDING_TTL, OIDCClient, PendingLogins, http_json,
+from .oidc_client import (PENDING_TTL, OIDCClient, PendingLogins, http_json,
                           human_duration)
 
 CALLBACK_PATH = "/callback"
@@ -262,7 +262,7 @@ def ssh_hint(port: int, issuer: str) -> list:
     """A browser on another computer reaches the callback (and a local provider) through SSH."""
     forwards = [f"-L {port}:127.0.0.1:{port}"]
     parts = urllib.parse.urlsplit(issuer)
-    if parts.hostname in LOOPBACK and parts.port:
+    if parts.hostname in httpkit.LOOPBACK_HOSTS and parts.port:
         forwards.append(f"-L {parts.port}:127.0.0.1:{parts.port}")
     return ["  No browser on this machine (an SSH session)? On the computer with the browser run",
             f"    ssh {' '.join(forwards)} you@this-machine",

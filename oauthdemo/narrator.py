@@ -9,6 +9,7 @@ terminal and never when NO_COLOR is set (https://no-color.org).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 
@@ -26,6 +27,13 @@ ACTORS = {
 }
 ACTOR_WIDTH = max(len(a) for a in ACTORS)
 TOKEN_HEAD, TOKEN_TAIL = 16, 8
+# Values from requests are printed on the operator's terminal: control characters (ESC,
+# BEL, CR …) would let any visitor clear the screen, fake lines or set the title.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return CONTROL.sub("\ufffd", str(text))
 
 
 def wants_colour(stream) -> bool:
@@ -83,7 +91,7 @@ class Narrator:
     # -- the story -------------------------------------------------------------------
     def step(self, number, title: str, flow: str | None = None):
         """A chapter heading: ── Step 2 · The PKCE secrets ──────── flow 9c1e"""
-        tag = f" flow {flow}" if flow else ""
+        title, tag = printable(title), f" flow {printable(flow)}" if flow else ""
         rule = "─" * max(4, 60 - len(title) - len(str(number)))
         line = f"── Step {number} · {title} {rule}{tag}"
         self._write("")
@@ -91,7 +99,7 @@ class Narrator:
 
     def say(self, actor: str, text: str):
         name = self._paint(actor.rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
-        self._write(f"  {name} │ {text}")
+        self._write(f"  {name} │ {printable(text)}")
 
     def value(self, actor: str, label: str, value, note: str = ""):
         tail = f"   ({note})" if note else ""

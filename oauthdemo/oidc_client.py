@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import http.client
 import json
 import secrets
 import socket
@@ -28,7 +29,8 @@ import pkce
 from .errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
                      IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
                      ProviderUnreachable, UnknownKey)
-from .jwtkit import check_time, decode_unverified, rsa_public_key_from_jwk, verify_jwt
+from .httpkit import LOOPBACK_HOSTS
+from .jwtkit import check_time, rsa_public_key_from_jwk, verify_jwt
 from .narrator import Narrator, mask_secret
 
 HTTP_TIMEOUT = 10              # seconds for every call to the provider
@@ -39,7 +41,6 @@ PENDING_TTL = 600              # an unfinished login lives 10 minutes
 PENDING_MAX = 5000             # and at most this many wait at once (oldest evicted)
 JWKS_REFETCH_INTERVAL = 10     # an unknown kid refetches the JWKS at most this often
 STATE_BYTES = 32               # 256 bits: RFC 6749 §10.10 wants it unguessable
-LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 # -- talking to the provider -------------------------------------------------------------
@@ -47,7 +48,7 @@ LOOPBACK = ("localhost", "127.0.0.1", "::1", "[::1]")
 def _opener_for(url: str):
     """Loopback calls never go through a proxy from the environment."""
     host = urllib.parse.urlsplit(url).hostname or ""
-    if host in LOOPBACK:
+    if host in LOOPBACK_HOSTS:
         return urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener()
 
@@ -72,9 +73,11 @@ def http_json(url: str, *, data: dict | None = None, headers: dict | None = None
             return err.code, parse_json_answer(url, err.read(MAX_RESPONSE), err.code)
     except (socket.timeout, TimeoutError) as err:
         raise ProviderUnreachable(f"{url} did not answer within {timeout:g} s.") from err
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError) as err:   # includes a provider that hangs up
         reason = getattr(err, "reason", err)
         raise ProviderUnreachable(f"Could not reach {url}: {reason}.") from err
+    except http.client.HTTPException as err:   # a garbled status line, a cut-off body …
+        raise ProviderBadResponse(f"{url} answered with malformed HTTP ({err!r}).") from err
 
 
 def parse_json_answer(url: str, raw: bytes, status: int) -> dict:
@@ -104,7 +107,6 @@ class JWKSCache:
         self.timeout = timeout
         self.keys: dict = {}
         self.fetched_at = None
-        self.fetch_count = 0
         self.lock = threading.Lock()
 
     def refresh(self):
@@ -120,7 +122,6 @@ class JWKSCache:
                     continue  # a key we cannot use (too short, other alg) is just skipped
                 keys[jwk.get("kid") or key.kid] = key
         self.keys, self.fetched_at = keys, self.clock()
-        self.fetch_count += 1
 
     def key_for_kid(self, kid):
         with self.lock:
@@ -131,7 +132,8 @@ class JWKSCache:
                 self.refresh()
                 key = self._find(kid)
         if key is None:
-            raise UnknownKey(f"No key with kid={kid!r} in the provider's JWKS.")
+            # The kid is the attacker's text: it is not repeated back (it would reach a header).
+            raise UnknownKey("No key with the token's kid in the provider's JWKS.")
         return key
 
     def _find(self, kid):
@@ -295,6 +297,9 @@ class OIDCClient:
         whose = "we issued to this browser" if req.browser else "this login issued"
         n.ok(a, f"state {req.state[:10]}… is one {whose}; now used up")
         iss = params.get("iss")
+        if iss is None and self.metadata.get("authorization_response_iss_parameter_supported"):
+            raise IssuerMismatch("The provider always sends iss (RFC 9207 §2.4), but this "
+                                 "response has none: it may come from another server.")
         if iss is not None and iss != req.issuer:
             raise IssuerMismatch(f"The response says it came from {iss!r}, but this login went "
                                  f"to {req.issuer!r} (RFC 9207 mix-up defence).")
@@ -367,7 +372,7 @@ class OIDCClient:
             raise ProviderError(str(body.get("error_description") or "No description given."),
                                 error=str(body.get("error") or "invalid_response"),
                                 status_code=status if 400 <= status < 500 else 502)
-        if not body.get("access_token") or body.get("token_type", "").lower() != "bearer":
+        if not body.get("access_token") or str(body.get("token_type", "")).lower() != "bearer":
             raise ProviderBadResponse("The token response has no Bearer access_token.")
         return body
 
@@ -394,9 +399,10 @@ class OIDCClient:
 
     def check_id_claims(self, claims: dict, nonce: str | None) -> list:
         now = self.clock()
-        issuer_ok = claims.get("iss") == self.provider.issuer
-        require(issuer_ok, f"iss is {claims.get('iss')!r}, expected {self.provider.issuer!r}")
-        self.check_audience(claims)
+        auds = self.check_issuer_and_audience(claims, self.provider.client_id)
+        if len(auds) > 1:   # OIDC Core §3.1.3.7 (4)–(5): several audiences need azp = us
+            require(claims.get("azp") == self.provider.client_id,
+                    "several audiences but azp is not our client_id")
         check_time(claims, now=now, leeway=LEEWAY)
         require(isinstance(claims.get("iat"), (int, float)), "iat is missing")
         if nonce is not None:
@@ -412,13 +418,15 @@ class OIDCClient:
             self.narrator.ok(self.actor, f"{name:<5} {detail}")
         return checks
 
-    def check_audience(self, claims: dict):
+    def check_issuer_and_audience(self, claims: dict, audience: str) -> list:
+        """Issued by our provider, for us: the ID token's aud is our client_id, an access
+        token's is our API. Returns the audiences."""
+        require(claims.get("iss") == self.provider.issuer,
+                f"iss is {claims.get('iss')!r}, expected {self.provider.issuer!r}")
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
-        require(self.provider.client_id in auds, f"aud {aud!r} does not contain our client_id")
-        if len(auds) > 1:
-            require(claims.get("azp") == self.provider.client_id,
-                    "several audiences but azp is not our client_id")
+        require(audience in auds, f"aud {aud!r} does not contain {audience!r}")
+        return auds
 
     # == Steps 6–9 together: what the web app and the CLI call ====================================
     def complete(self, params: dict, pending: PendingLogins, browser: str) -> LoginResult:
@@ -444,10 +452,7 @@ class OIDCClient:
         if self.provider.audience and token.count(".") == 2:
             _, claims = verify_jwt(token, algorithms=ID_TOKEN_ALGORITHMS,
                                    key_for_kid=self.jwks.key_for_kid)
-            aud = claims.get("aud")
-            auds = aud if isinstance(aud, list) else [aud]
-            if claims.get("iss") != self.provider.issuer or self.provider.audience not in auds:
-                raise InvalidToken("The access token is not for this API (iss or aud).")
+            self.check_issuer_and_audience(claims, self.provider.audience)
             check_time(claims, now=self.clock(), leeway=LEEWAY)
             return {"how": "jwt", "claims": claims, "sub": claims.get("sub"),
                     "scope": claims.get("scope", ""), "exp": claims.get("exp")}
@@ -486,7 +491,7 @@ class OIDCClient:
         status, _ = http_json(endpoint, data=data, headers=headers, timeout=self.timeout)
         return status == 200
 
-    def logout_url(self, id_token: str | None, return_to: str) -> str | None:
+    def logout_url(self, return_to: str) -> str | None:
         """Auth0's /v2/logout when it is Auth0 (or our stand-in), else RP-Initiated Logout."""
         if self.provider.kind in ("auth0", "embedded"):
             base = self.provider.issuer.rstrip("/") + "/v2/logout"
@@ -495,9 +500,9 @@ class OIDCClient:
         endpoint = self.metadata.get("end_session_endpoint")
         if not endpoint:
             return None
+        # No id_token_hint: a token in a URL ends up in history and logs. RP-Initiated
+        # Logout §2 accepts client_id in its place.
         params = {"client_id": self.provider.client_id, "post_logout_redirect_uri": return_to}
-        if id_token:
-            params["id_token_hint"] = id_token
         return endpoint + "?" + urllib.parse.urlencode(params)
 
 
@@ -529,15 +534,6 @@ def describe_claim(name: str, value, now: float) -> str:
         relative = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
         return f"{value}  ({when}, {relative})"
     return value if isinstance(value, str) else json.dumps(value)
-
-
-def describe_token(token: str) -> dict:
-    """Header and claims for the teaching pages: decoded, NOT verified, labelled as such."""
-    try:
-        header, claims = decode_unverified(token)
-    except OAuth2Error:
-        return {"opaque": True}
-    return {"header": header, "claims": claims}
 
 
 PARAM_NOTES = {

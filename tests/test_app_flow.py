@@ -185,6 +185,46 @@ class TestEscaping(AppCase):
             self.assertIn("script-src 'self'", resp.headers["Content-Security-Policy"])
 
 
+class TestHardening(AppCase):
+    """Input from the network never reaches a header, the console or a decision unchecked."""
+
+    INJECTED = '"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\015\\012X-Injected: yes"'
+
+    def test_cookie_cannot_inject_a_response_header(self):
+        cookie = {"Cookie": f"demo_browser={self.INJECTED}; as_browser={self.INJECTED}"}
+        authorize_url = ScriptedBrowser().get(self.app_url + "/login").location
+        for url in (self.app_url + "/login", self.app_url + "/attacks", authorize_url):
+            resp = ScriptedBrowser().get(url, headers=cookie)
+            self.assertIsNone(resp.headers.get("X-Injected"), url)
+            set_cookies = resp.headers.get_all("Set-Cookie") or []
+            self.assertTrue(set_cookies, url)          # a fresh browser id was issued instead
+            for value in set_cookies:
+                self.assertRegex(value, r"^[a-z_]+=[A-Za-z0-9_-]{32}; ")
+
+    def test_console_gets_no_control_characters(self):
+        url = self.app_url + "/callback?error=%1b]0;pwned%07%1b[2Jx&state=%1b[2J"
+        self.assertEqual(ScriptedBrowser().get(url).status, 400)
+        console = self.console.getvalue()
+        self.assertIn("pwned", console)
+        self.assertNotIn("\x1b", console)
+        self.assertNotIn("\x07", console)
+
+    def test_callback_without_iss_refused_when_the_provider_sends_it(self):
+        browser = ScriptedBrowser()
+        params = query_of(self.start_login(browser))
+        del params["iss"]                       # RFC 9207 §2.4: the mix-up defence
+        resp = browser.get(self.app_url + "/callback?" + urllib.parse.urlencode(params))
+        self.assertEqual(resp.status, 400)
+        self.assertIn("invalid_issuer", resp.text)
+
+    def test_logout_from_another_origin_refused(self):
+        browser = log_in(self.running)
+        resp = browser.request(self.app_url + "/logout", data={},
+                               headers={"Origin": "http://localhost:9999"})
+        self.assertEqual(resp.status, 403)
+        self.assertEqual(len(self.running.app.sessions), 1)   # still logged in
+
+
 class TestProtectedApi(AppCase):
     def get(self, headers=None):
         resp = ScriptedBrowser().get(self.app_url + "/api/protected", headers=headers)

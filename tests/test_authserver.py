@@ -6,9 +6,10 @@ import json
 import socket
 import unittest
 import urllib.parse
+from unittest import mock
 
 import pkce
-from oauthdemo import authserver
+from oauthdemo import authserver, errors
 from oauthdemo.oidc_client import http_json
 from oauthdemo.useragent import ScriptedBrowser
 
@@ -244,6 +245,63 @@ class TestTokenEndpoint(AuthServerCase):
         status, body = refresh(second["refresh_token"])     # the whole family is dead
         self.assertEqual(body["error"], "invalid_grant")
         self.assertEqual(self.userinfo(second["access_token"])[0], 401)
+
+
+class TestBoundsAndRaces(AuthServerCase):
+    def test_grants_table_is_bounded(self):
+        self.auth.families.limit = 3
+        for _ in range(5):
+            self.assertEqual(self.redeem(self.get_code())[0], 200)
+        self.assertEqual(len(self.auth.families), 3)
+
+    def test_refresh_history_per_grant_is_bounded(self):
+        _, tokens = self.redeem(self.get_code())
+        with mock.patch.object(authserver, "FAMILY_TOKENS_MAX", 3):
+            for _ in range(6):
+                status, tokens = self.token(grant_type="refresh_token", client_id="demo-web-app",
+                                            refresh_token=tokens["refresh_token"])
+                self.assertEqual(status, 200)
+        family = next(iter(self.auth.families.values()))
+        self.assertLessEqual(len(family.refresh_hashes), 3)
+        self.assertLessEqual(len(family.jtis), 4)
+
+    def test_tokens_signed_while_the_grant_is_revoked_are_dead(self):
+        """A replay can revoke the grant between the code check and the signing; the
+        tokens being signed then must not come out alive (RFC 6749 §4.1.2)."""
+        self.redeem(self.get_code())
+        family_id = next(iter(self.auth.families))
+        self.auth.revoke_family(family_id, "test: a replay arrived")
+        before = len(self.auth.revoked_jtis)
+        with self.assertRaises(errors.InvalidGrant):
+            self.auth.issue_tokens(family_id, include_refresh=False)
+        self.assertEqual(len(self.auth.revoked_jtis), before + 1)
+
+    def test_unknown_kid_with_any_characters_is_a_clean_401(self):
+        from oauthdemo.jwtkit import encode_jwt
+        from .support import shared_rsa_key
+        token = encode_jwt({"sub": "x"}, shared_rsa_key(), headers={"kid": "中\r\nX: y"})
+        import urllib.request
+        import urllib.error
+        for url in (self.url("/userinfo"), self.running.app_url + "/api/protected"):
+            req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(req, timeout=5)
+            with ctx.exception as err:
+                self.assertEqual(err.code, 401, url)
+                challenge = err.headers["WWW-Authenticate"]
+                self.assertTrue(challenge.isascii() and "中" not in challenge, challenge)
+                self.assertEqual(json.loads(err.read())["error"], "invalid_token")
+
+    def test_invalid_client_challenge_names_basic(self):
+        import urllib.request
+        import urllib.error
+        req = urllib.request.Request(self.url("/oauth/token"),
+                                     data=b"grant_type=authorization_code&client_id=nobody")
+        with self.assertRaises(urllib.error.HTTPError) as ctx:
+            urllib.request.urlopen(req, timeout=5)
+        with ctx.exception as err:
+            self.assertEqual(err.code, 401)
+            self.assertTrue(err.headers["WWW-Authenticate"].startswith("Basic "))
 
 
 class TestUserinfoRevokeLogout(AuthServerCase):

@@ -83,6 +83,14 @@ class FaultyProvider(FakeProvider):
                 body = {"error": "server_error", "error_description": "The database is on fire."}
                 self.send_raw(500, "application/json", json.dumps(body).encode())
 
+            def fail_garbled_status(self):
+                self.wfile.write(b"HTTP/1.1 two-hundred OK\r\n\r\n")
+                self.close_connection = True
+
+            def fail_token_type_not_a_string(self):
+                body = {"access_token": "x", "token_type": 7, "id_token": "y"}
+                self.send_raw(200, "application/json", json.dumps(body).encode())
+
             def fail_truncated_json(self):
                 self.send_raw(200, "application/json", CUT_OFF_JSON)
 
@@ -194,6 +202,12 @@ class TestTokenEndpointFaults(FaultCase):
     def test_token_endpoint_answers_500(self):
         resp, _ = self.assert_fails_cleanly("/token", "500", "server_error")
         self.assertIn("The database is on fire.", resp.text)
+
+    def test_token_endpoint_answers_a_garbled_status_line(self):
+        self.assert_fails_cleanly("/token", "garbled_status", "server_error")
+
+    def test_token_endpoint_answers_a_non_string_token_type(self):
+        self.assert_fails_cleanly("/token", "token_type_not_a_string", "server_error")
 
     def test_token_endpoint_answers_truncated_json(self):
         self.assert_fails_cleanly("/token", "truncated_json", "server_error")
