@@ -15,6 +15,7 @@ With nothing configured it starts its own authorization server (an Auth0 stand-i
 """
 from __future__ import annotations
 
+import hmac
 import secrets
 import sys
 import threading
@@ -23,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from oauthdemo import attacks, backend, httpkit, runner, walkthrough
-from oauthdemo.errors import InvalidToken, OAuth2Error
+from oauthdemo.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.httpkit import Markup, Response, esc, json_response, render
 from oauthdemo.oidc_client import OIDCClient, PendingLogins, describe_claim, human_duration
 
@@ -52,6 +53,7 @@ class Session:
     id_claims: dict
     trace: dict
     created: float = field(default_factory=time.time)
+    form_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # CSRF, /logout
 
     @property
     def user(self) -> dict:
@@ -166,7 +168,8 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
                       claims=rows, access_token=session.tokens["access_token"],
                       expires=human_duration(expires) if expires else "unknown",
                       api_url=self.app.base_url + "/api/protected",
-                      has_refresh="yes" if session.tokens.get("refresh_token") else "no")
+                      has_refresh="yes" if session.tokens.get("refresh_token") else "no",
+                      form_token=session.form_token)
 
     # == Chapters 2–3: PKCE secrets, then the redirect ========================================
     def chapter2_login(self, req):
@@ -265,7 +268,12 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
     # == Logging out ===========================================================================
     def logout(self, req):
-        req.require_same_origin()   # another localhost page must not log you out
+        req.require_same_origin()   # another localhost page must not log you out …
+        session = self.app.session_for(req)
+        token = req.form().get("form_token", "")
+        if session and not hmac.compare_digest(token.encode(), session.form_token.encode()):
+            raise InvalidRequest("Log out from the app's own page (its form token is missing "
+                                 "or stale).", status_code=403)   # … nor a same-site form
         self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
         self.app.flows.forget(req.browser_id(BROWSER_COOKIE))
         self.app.narrator.say("your app", "session deleted; sending the browser to the "

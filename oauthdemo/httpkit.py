@@ -195,9 +195,14 @@ class Request:
 
     def require_same_origin(self):
         """A state-changing POST must come from our own pages. SameSite=Lax is not enough
-        here: every localhost port is the same *site*, so only Origin tells them apart."""
+        here: every localhost port is the same *site*, so only Origin tells them apart.
+
+        Under Referrer-Policy no-referrer a browser sends ``Origin: null`` even for our own
+        forms, so "null" proves nothing either way: such forms also carry a token."""
         origin = self.headers.get("Origin")
-        if origin is not None and urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
+        if origin in (None, "null"):
+            return
+        if urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
             raise InvalidRequest("Cross-origin request refused.", status_code=403)
 
     def body(self) -> bytes:

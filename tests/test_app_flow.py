@@ -54,7 +54,8 @@ class TestFullFlow(AppCase):
         self.assertEqual(api["user"]["email"], "alice@example.com")
         self.assertIn("openid", api["scope"])
         self.assertIsInstance(api["expires_at"], int)
-        out = browser.request(self.app_url + "/logout", data={})
+        self.assertEqual(browser.request(self.app_url + "/logout", data={}).status, 403)
+        out = browser.submit(browser.get(self.app_url + "/"))   # the profile's Log out form
         self.assertEqual(out.status, 303)
         self.assertIn("/v2/logout", out.location)
         self.assertEqual(browser.get(self.app_url + "/api/protected").status, 401)
@@ -216,6 +217,17 @@ class TestHardening(AppCase):
         resp = browser.get(self.app_url + "/callback?" + urllib.parse.urlencode(params))
         self.assertEqual(resp.status, 400)
         self.assertIn("invalid_issuer", resp.text)
+
+    def test_logout_with_origin_null_needs_the_form_token(self):
+        browser = log_in(self.running)
+        null = {"Origin": "null"}   # what browsers send under Referrer-Policy: no-referrer
+        resp = browser.request(self.app_url + "/logout", data={"form_token": "forged"},
+                               headers=null)
+        self.assertEqual(resp.status, 403)
+        form = browser.get(self.app_url + "/").forms()[0]
+        resp = browser.request(self.app_url + "/logout", data=form["fields"], headers=null)
+        self.assertEqual(resp.status, 303)
+        self.assertEqual(len(self.running.app.sessions), 0)
 
     def test_logout_from_another_origin_refused(self):
         browser = log_in(self.running)

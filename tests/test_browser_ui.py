@@ -113,6 +113,22 @@ class BrowserUITest(unittest.TestCase):
         self.assertEqual(page.locator("#pkce-verifier").text_content(), verifier)
         self.assertEqual(page.locator(".seq-row.reached").count(), 10)
 
+    def test_log_out_by_clicking_in_a_second_browser(self):
+        """A real browser's form POST (Origin: null under no-referrer) must log out, and land
+        back home after the provider's logout page; the first browser stays logged in."""
+        context = self.browser.new_context(viewport=WIDE)
+        self.addCleanup(context.close)
+        page = self.watch(context.new_page())
+        page.goto(self.running.app_url + "/")
+        page.get_by_role("link", name="Start OAuth Login (PKCE)").click()
+        page.get_by_role("button", name=re.compile("Continue with GitHub")).click()
+        page.get_by_role("button", name="Allow").click()
+        page.get_by_role("button", name="Log out").click()
+        page.wait_for_url(self.running.app_url + "/")
+        self.assertIn("Start OAuth Login (PKCE)", page.content())
+        self.page.goto(self.running.app_url + "/")
+        self.assertIn("Welcome, Alice Example", self.page.content())
+
     def test_keyboard_walks_the_diagram_in_order(self):
         page = self.open_walkthrough()
         for _ in range(20):                       # from the top of the page to arrow 1
