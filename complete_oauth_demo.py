@@ -20,18 +20,22 @@ import secrets
 import sys
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from oauthdemo import attacks, backend, httpkit, runner, walkthrough
 from oauthdemo.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.httpkit import Markup, Response, esc, json_response, render
-from oauthdemo.oidc_client import OIDCClient, PendingLogins, describe_claim, human_duration
+from oauthdemo.oidc_client import (OIDCClient, PendingLogins, check_passed, describe_claim,
+                                   human_duration)
+from oauthdemo.tables import ExpiringTable
 
 SESSION_COOKIE = "demo_session"      # which logged-in session this browser holds
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
-SESSIONS_MAX = 1000
-SESSION_TTL = 8 * 3600
+SESSIONS_MAX = 1000                  # full: a new login gets a 503; no live session is pushed out
+SESSION_TTL = 8 * 3600               # idle time; each use of the session extends it
+
+API_CHECK_WORDS = {"local_jwt": "checked locally",
+                   "authorization_server": "asked the authorization server"}
 
 ERROR_HINTS = {
     "access_denied": "You (or the server) pressed Deny. Nothing was shared; start again "
@@ -72,7 +76,7 @@ class DemoApp:
         self.clock = clock
         self.auth_server = auth_server      # the embedded server, when it is in use
         self.pending = PendingLogins(clock=clock)
-        self.sessions: OrderedDict = OrderedDict()
+        self.sessions = ExpiringTable(SESSIONS_MAX, "sessions")
         self.lock = threading.Lock()
         self.base_url = ""
         self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
@@ -84,26 +88,25 @@ class DemoApp:
         return self.base_url.startswith("https://")
 
     def new_session(self, result) -> Session:
+        now = self.clock()
         session = Session(secrets.token_urlsafe(32), result.tokens, result.id_claims,
-                          result.request.trace, self.clock())
+                          result.request.trace, now)
         with self.lock:
-            self.sessions[session.sid] = session
-            while len(self.sessions) > SESSIONS_MAX:
-                self.sessions.popitem(last=False)
+            self.sessions.add(session.sid, session, expires=now + SESSION_TTL, now=now)
         return session
 
     def session_for(self, req) -> Session | None:
-        sid = req.cookies.get(SESSION_COOKIE, "")
+        """The live session of this browser's cookie; using it keeps it alive."""
+        sid, now = req.cookies.get(SESSION_COOKIE, ""), self.clock()
         with self.lock:
-            session = self.sessions.get(sid)
-        if session and self.clock() - session.created > SESSION_TTL:
-            self.end_session(sid)
-            return None
+            session = self.sessions.get(sid, now)
+            if session is not None:
+                self.sessions.extend(sid, now + SESSION_TTL)
         return session
 
     def end_session(self, sid: str) -> Session | None:
         with self.lock:
-            return self.sessions.pop(sid, None)
+            return self.sessions.pop(sid, self.clock())
 
     def redirect_uri_for(self, req) -> str:
         """The callback on the host the browser is using, so our cookies come back with it."""
@@ -218,12 +221,23 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         try:
             checked = self.app.client.validate_access_token(token)
         except OAuth2Error as err:
+            self.report_api_checks(session, token, err.details.get("checks"))
             n.fail("your app", f"{err.status_code} {err.error}: {err.description}")
-            if err.status_code >= 500:
-                raise   # the provider is down or confused: not the token's fault, so no 401
+            if err.status_code >= 500 or isinstance(err, InvalidToken):
+                raise   # a provider fault is not the token's (no 401); InvalidToken keeps its checks
             raise InvalidToken(err.description) from err
-        n.ok("your app", f"access token accepted ({checked['how']}) for sub={checked['sub']}")
+        self.report_api_checks(session, token, checked["checks"])
+        n.ok("your app", f"access token accepted for sub={checked['sub']}")
         return json_response(self.protected_body(checked, session, token))
+
+    def report_api_checks(self, session: Session | None, token: str | None, checks):
+        """What the local JWT check and the authorization server each said, on the console and
+        (for the session's own token) in the walkthrough's Step 10."""
+        for name, said in (checks or {}).items():
+            mark = self.app.narrator.ok if check_passed(said) else self.app.narrator.fail
+            mark("your app", f"{API_CHECK_WORDS[name]}: {said}")
+        if session is not None and checks and token == session.tokens.get("access_token"):
+            session.trace["api_checks"] = dict(checks)
 
     def protected_body(self, checked: dict, session: Session | None, token: str) -> dict:
         if session is not None and session.user["sub"] == checked["sub"]:
@@ -236,7 +250,8 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         return {"message": f"Hello {user.get('name') or user['sub']}: this API accepted your "
                            "access token.",
                 "user": user, "scope": checked["scope"] or (session.tokens.get("scope") if session else None),
-                "expires_at": expires_at, "validated_by": checked["how"]}
+                "expires_at": expires_at, "validated_by": checked["how"],
+                "checks": checked["checks"]}
 
     def user_from_provider(self, checked: dict, token: str) -> dict:
         info = checked["claims"] if checked["how"] == "userinfo" else None

@@ -16,9 +16,11 @@ import re
 import secrets
 
 # RFC 7636 §4.1: code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
-VERIFIER_PATTERN = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+# Always used with fullmatch: "$" would also match before a trailing newline, so
+# .match(r"^…$") lets "<verifier>\n" through.
+VERIFIER_PATTERN = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 # §4.2 S256 gives base64url(SHA-256) without padding: always 43 characters.
-CHALLENGE_PATTERN = re.compile(r"^[A-Za-z0-9\-_]{43}$")
+CHALLENGE_PATTERN = re.compile(r"[A-Za-z0-9\-_]{43}")
 # §4.2: "plain" exists for clients that cannot hash; every client here can, and a
 # plain challenge IS the verifier, so anyone who sees the request sees the secret.
 SUPPORTED_METHODS = ("S256",)
@@ -28,7 +30,7 @@ VERIFIER_BYTES = 32  # §7.1: 32 random octets → 43 characters, 256 bits of en
 def make_verifier(nbytes: int = VERIFIER_BYTES) -> str:
     """§4.1: a high-entropy random string, base64url-encoded 32 random octets."""
     verifier = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode("ascii").rstrip("=")
-    if not VERIFIER_PATTERN.match(verifier):
+    if not VERIFIER_PATTERN.fullmatch(verifier):
         raise ValueError("a verifier needs between 32 and 96 random bytes")
     return verifier
 
@@ -50,11 +52,11 @@ def make_pair() -> tuple:
 
 
 def is_well_formed_verifier(verifier: object) -> bool:
-    return isinstance(verifier, str) and bool(VERIFIER_PATTERN.match(verifier))
+    return isinstance(verifier, str) and bool(VERIFIER_PATTERN.fullmatch(verifier))
 
 
 def is_well_formed_challenge(challenge: object) -> bool:
-    return isinstance(challenge, str) and bool(CHALLENGE_PATTERN.match(challenge))
+    return isinstance(challenge, str) and bool(CHALLENGE_PATTERN.fullmatch(challenge))
 
 
 def verify(verifier: str, challenge: str, method: str = "S256") -> bool:

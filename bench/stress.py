@@ -20,7 +20,8 @@ import threading
 import time
 
 from oauthdemo import httpkit
-from oauthdemo.oidc_client import PENDING_MAX
+from oauthdemo.oidc_client import PENDING_MAX, PENDING_TTL
+from oauthdemo.useragent import ScriptedBrowser
 
 from .harness import LOOPBACK, ROOT, FlowError, rss_mb, timed_login
 
@@ -30,7 +31,7 @@ SAMPLE_EVERY = 0.25        # seconds between memory / pending-table samples
 FLOW_EVERY = 5             # seconds between normal logins during the flood
 SOURCE_ADDRESSES = 64      # 127.0.0.2 … : spreads the connections over many 4-tuples
 DRIP_EVERY = 0.5           # seconds between the bytes a slow client sends
-SLOW_REQUEST = b"GET /login HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow"
+SLOW_REQUEST = b"GET /login HTTP/1.1\r\nUser-Agent: slow"   # never finished: Host is moot
 SLOW_FLOWS = 3             # normal logins timed while the slow connections are open
 
 
@@ -91,31 +92,69 @@ def usable_source(address: str) -> str:
         return LOOPBACK
 
 
-def flood(running, count: int) -> dict:
-    """Flood the app's /login from a child process; watch memory, the table, and logins."""
+def flood(running, count: int, clock) -> dict:
+    """Flood the app's /login from a child process; watch memory, the table, and logins.
+
+    A full table refuses NEW logins (503 + Retry-After) and never evicts: a login begun
+    before the flood must still finish after it, and once the flood's entries expire
+    (``clock`` moved on by the pending TTL) new logins work again."""
     app = running.app
     timed_login(running)
+    inflight = begin_login(running)
     gc.collect()
     base = rss_mb()
     command = [sys.executable, "-m", "bench.stress", "flood-worker",
                "--port", str(running.app_server.server_address[1]), "--count", str(count),
                "--threads", str(FLOOD_THREADS), "--max-seconds", str(FLOOD_MAX_SECONDS)]
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    watch = {"peak_rss": base, "peak_pending": 0, "during": [], "failed": []}
+    watch = {"peak_rss": base, "peak_pending": 0, "during": [], "refused": 0, "failed": []}
     started = next_flow = time.monotonic()
     next_flow += 1
     while child.poll() is None and time.monotonic() - started < FLOOD_MAX_SECONDS + 30:
         watch["peak_rss"] = max(watch["peak_rss"], rss_mb())
         watch["peak_pending"] = max(watch["peak_pending"], len(app.pending))
         if time.monotonic() >= next_flow:
-            login_now(running, watch["during"], watch["failed"])
+            login_or_refused(running, watch)
             next_flow = time.monotonic() + FLOW_EVERY
         time.sleep(SAMPLE_EVERY)
     report = json.loads(child.communicate(timeout=60)[0])
     pending_end = len(app.pending)     # read before the next login takes one out
-    after, failed_after = [], []
-    login_now(running, after, failed_after)
-    return flood_result(count, report, watch, base, pending_end, after, failed_after)
+    finished = finish_login(running, inflight, watch["failed"])
+    clock.offset += PENDING_TTL + 1    # the flood's logins expire
+    after = []
+    login_now(running, after, watch["failed"])
+    return flood_result(count, report, watch, base, pending_end, finished, after)
+
+
+def begin_login(running) -> tuple:
+    """A user's login, left at the authorization server's door: (browser, authorize URL)."""
+    browser = ScriptedBrowser()
+    start = browser.get(running.app_url + "/login")
+    if start.status != 302:
+        raise FlowError(f"GET /login before the flood: HTTP {start.status}")
+    return browser, start.location
+
+
+def finish_login(running, inflight: tuple, failures: list) -> bool:
+    browser, authorize_url = inflight
+    try:
+        done = browser.get(browser.login_at_provider(authorize_url))
+    except (OSError, RuntimeError) as err:
+        failures.append(f"in-flight login: {type(err).__name__}: {err}"[:200])
+        return False
+    if done.status != 303:
+        failures.append(f"in-flight login: callback HTTP {done.status}")
+    return done.status == 303
+
+
+def login_or_refused(running, watch: dict):
+    """A new login during the flood: it completes, or /login refuses it cleanly (503 with
+    Retry-After) because the table is full. Anything else is a failure."""
+    probe = ScriptedBrowser().get(running.app_url + "/login")
+    if probe.status == 503 and probe.headers.get("Retry-After"):
+        watch["refused"] += 1
+        return
+    login_now(running, watch["during"], watch["failed"])
 
 
 def login_now(running, times: list, failures: list):
@@ -125,7 +164,7 @@ def login_now(running, times: list, failures: list):
         failures.append(f"{type(err).__name__}: {err}"[:200])
 
 
-def flood_result(count, report, watch, base, pending_end, after, failed_after) -> dict:
+def flood_result(count, report, watch, base, pending_end, finished, after) -> dict:
     sent = sum(report["statuses"].values())
     return {"requests": sent, "asked": count, "statuses": report["statuses"],
             "rate_per_s": round(sent / report["seconds"], 1),
@@ -134,12 +173,12 @@ def flood_result(count, report, watch, base, pending_end, after, failed_after) -
             "rss_end_mb": round(rss_mb(), 1),
             "rss_growth_mb": round(watch["peak_rss"] - base, 1),
             "pending_cap": PENDING_MAX, "pending_peak": watch["peak_pending"],
-            "pending_end": pending_end,
-            "logins_during": len(watch["during"]), "logins_during_failed": len(watch["failed"]),
+            "pending_end": pending_end, "inflight_completed": finished,
+            "logins_during": len(watch["during"]), "logins_during_refused": watch["refused"],
             "login_during_max_ms": round(max(watch["during"]) * 1000, 1) if watch["during"]
             else None,
             "login_after_ms": round(after[0] * 1000, 1) if after else None,
-            "failures": (watch["failed"] + failed_after)[:3]}
+            "failures": watch["failed"][:3]}
 
 
 # -- slowloris ------------------------------------------------------------------------------

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 import pkce
 
-from .authserver import BoundedTable
 from .errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
 from .jwtkit import b64url_encode, decode_unverified
 from .narrator import abbreviate, mask_secret
 from .oidc_client import AuthRequest, http_json
+from .tables import BoundedTable
 from .useragent import ScriptedBrowser
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
@@ -97,7 +97,10 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
         "The app redeemed the code normally. The attacker replays the very same token "
         "request, code and verifier included (copied from a log), for a second set of tokens.",
         "Codes are single use. A code seen twice means someone holds a copy, so the server "
-        "refuses it and revokes every token the first redemption issued.",
+        "refuses it and revokes every token the first redemption issued. Only the server "
+        "knows that: the revoked access token's signature and exp still check out, so an API "
+        "that checks JWTs only locally accepts it until it expires. This app's API also asks "
+        "the server (RFC 7662 introspection); /userinfo is the server's own.",
         "the authorization server's single-use rule for codes",
         "The server MUST deny a code used more than once and SHOULD revoke all tokens "
         "previously issued from it.", "RFC 6749 §4.1.2", RFC + "rfc6749#section-4.1.2",
@@ -486,10 +489,23 @@ def revocation_checks(lab: AttackLab, first: dict) -> list:
         checks.append({"label": "The refresh token from the first redemption",
                        "request": f"POST {endpoint} (grant_type=refresh_token)",
                        "status": status, "body": shown_fields(body), "revoked": status != 200})
+    if first.get("access_token") and lab.app.base_url:
+        checks.append(api_check(lab, first["access_token"]))
     for check in checks:
         lab.say(f"{check['label']}: HTTP {check['status']} "
                 f"{'(revoked)' if check['revoked'] else '(still works)'}")
     return checks
+
+
+def api_check(lab: AttackLab, access_token: str) -> dict:
+    """The same token at this app's own API: its answer says what the local JWT check saw
+    and what the authorization server said, side by side."""
+    url = lab.app.base_url + "/api/protected"
+    status, body = http_json(url, headers={"Authorization": "Bearer " + access_token},
+                             timeout=lab.client.timeout)
+    return {"label": "The access token from the first redemption, at this app's API",
+            "request": f"GET {url}", "status": status, "body": shown_fields(body),
+            "revoked": status == 401}
 
 
 def attacker_callback(lab: AttackLab) -> tuple:

@@ -3,8 +3,9 @@
 RFC 6749 (OAuth 2.0: §4.1 authorization code grant, §5.2 errors, §6 refresh),
 RFC 7636 (PKCE, §4.4–4.6), OpenID Connect Core 1.0 (ID token, nonce, UserInfo),
 RFC 9207 (the ``iss`` authorization response parameter), RFC 7009 (revocation),
-RFC 8252 §7.3 (loopback redirects for native apps, any port), and OAuth 2.0 Security
-BCP (refresh token rotation with reuse detection).
+RFC 7662 (token introspection, for the app's protected API), RFC 8252 §7.3 (loopback
+redirects for native apps, any port), and the OAuth 2.0 Security BCP (RFC 9700 §4.14:
+refresh token rotation with reuse detection).
 
 It uses Auth0's paths (/authorize, /oauth/token, /userinfo, /.well-known/jwks.json,
 /oauth/revoke, /v2/logout) and its status codes, so the client code that talks to it
@@ -17,36 +18,46 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
 import urllib.parse
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pkce
 
 from . import httpkit
 from .errors import (AccessDenied, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
-                     MissingCodeVerifier, OAuth2Error, UnsupportedChallengeMethod,
-                     UnknownKey, UnsupportedGrantType, UnsupportedResponseType)
+                     MissingCodeVerifier, OAuth2Error, RevokedToken, TableFull,
+                     UnsupportedChallengeMethod, UnknownKey, UnsupportedGrantType,
+                     UnsupportedResponseType)
 from .httpkit import Markup, Response, esc, json_response, origin_of, render
 from .jwtkit import check_time, encode_jwt, jwks_document, verify_jwt
 from .narrator import Narrator
+from .tables import BoundedTable, ExpiringTable
 
 CODE_TTL = 600                 # RFC 6749 §4.1.2: a maximum lifetime of 10 minutes
 TXN_TTL = 600                  # an authorization request waiting for the user
-TXN_MAX = 2000                 # stored requests; the oldest go first (unauthenticated input)
-CODES_MAX = 5000
+# Tables anyone can fill (a public client, one click) refuse new entries when full, with
+# a 503; they never evict, so a flood cannot push out a victim's request or a revocation.
+TXN_MAX = 2000                 # authorization requests waiting for their user
+CODES_MAX = 5000               # issued codes, kept until they expire (reuse detection)
 ACCESS_TOKEN_TTL = 86400       # Auth0's default for API access tokens
 ID_TOKEN_TTL = 36000           # Auth0's default ID token lifetime (10 hours)
-REFRESH_TOKEN_TTL = 30 * 86400
-REFRESH_MAX = 20000
-FAMILIES_MAX = 20000           # grants remembered; anyone can make one (public client, 1 click)
-FAMILY_TOKENS_MAX = 50         # access-token ids and refresh tokens remembered per grant
-REVOKED_MAX = 50000            # revoked access-token ids (each is also dead at its exp)
-PKCE_LOG_MAX = 500
+GRANT_TTL = 30 * 86400         # a grant, and so each of its refresh tokens, lives this long
+GRANTS_MAX = 20000
+REVOKED_MAX = 50000            # single revoked access tokens, each kept until its own exp
+PKCE_LOG_MAX = 500             # the teaching pages' records of Step 8 (display only)
+# A refresh token is <grant id>.<generation>.<HMAC of both>: the MAC makes it unforgeable,
+# the generation tells the current token from every rotated one (RFC 9700 §4.14.2).
+REFRESH_TOKEN = re.compile(r"([A-Za-z0-9_-]{16})\.([0-9]{1,9})\.([A-Za-z0-9_-]{43})")
+# RFC 8252 §7.3: a native app's loopback redirect, any port, path /callback; written as
+# the whole allowed shape, so whitespace, controls, user info, a query or a fragment (all
+# of which could split a Location header or fool a lenient URL parser) never match.
+LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([0-9]{1,5}))?/callback")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_AUDIENCE = "urn:oauth-pkce-demo:api"   # the one API registered here, as in Auth0
 TOKEN_ALGORITHMS = ["RS256"]
@@ -73,23 +84,18 @@ class Client:
     logout_urls: tuple = ()
     secret: str | None = None
     loopback_any_port: bool = False   # RFC 8252 §7.3, for native (CLI / mobile) clients
+    can_introspect: bool = False      # a resource server: may ask RFC 7662 about tokens
 
     def accepts_redirect(self, uri: str) -> bool:
-        if uri in self.redirect_uris:
+        if uri in self.redirect_uris:   # exact string match (RFC 6749 §3.1.2.3)
             return True
         return self.loopback_any_port and is_loopback_callback(uri)
 
 
 def is_loopback_callback(uri: str) -> bool:
     """RFC 8252 §7.3: http on a loopback host, any port, path /callback, nothing else."""
-    try:
-        parts = urllib.parse.urlsplit(uri)
-        port = parts.port
-    except ValueError:
-        return False
-    host = parts.netloc.rsplit(":", 1)[0] if port else parts.netloc
-    return (parts.scheme == "http" and host in httpkit.LOOPBACK_HOSTS and parts.path == "/callback"
-            and not parts.query and not parts.fragment and "@" not in parts.netloc)
+    match = LOOPBACK_CALLBACK.fullmatch(uri)
+    return match is not None and (match.group(1) is None or 0 < int(match.group(1)) <= 65535)
 
 
 def add_query(uri: str, query: str) -> str:
@@ -133,34 +139,28 @@ class CodeRecord:
     auth_time: float
     created: float
     used: bool = False
-    family: str | None = None
+    grant_id: str | None = None
 
 
 @dataclass
-class Family:
-    """Every token descended from one code: revoked together on code or refresh reuse."""
+class Grant:
+    """One user's consent to one client, and every token descended from its code.
+
+    Access tokens carry the grant id (claim ``grant_id``) and refresh tokens are built
+    from it, so revoking the grant kills all of them at once, for as long as they would
+    have lived. A rotation bumps ``generation``: any older refresh token of this grant is
+    a stale copy (reuse), however many rotations ago it was current.
+    """
+    grant_id: str
     client_id: str
     user: str
     scope: str
     audience: str | None
     nonce: str | None
     auth_time: float
-    jtis: list = field(default_factory=list)
-    refresh_hashes: list = field(default_factory=list)
+    expires: int
+    generation: int = 0
     revoked: bool = False
-
-
-class BoundedTable(OrderedDict):
-    """An insertion-ordered dict that drops its oldest entries past ``limit``."""
-
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-
-    def put(self, key, value):
-        self[key] = value
-        while len(self) > self.limit:
-            self.popitem(last=False)
 
 
 class AuthorizationServer:
@@ -169,19 +169,19 @@ class AuthorizationServer:
     def __init__(self, keys, *, narrator: Narrator | None = None, clock=time.time,
                  web_client_id: str = "demo-web-app", native_client_id: str = "demo-cli",
                  backend_client_id: str = "demo-backend", backend_secret: str | None = None,
-                 audience: str = DEFAULT_AUDIENCE):
+                 resource_client_id: str = "demo-api", audience: str = DEFAULT_AUDIENCE):
         self.keys = keys
         self.narrator = narrator or Narrator()
         self.clock = clock
         self.audience = audience
         self.issuer = ""
         self.lock = threading.RLock()
-        self.txns = BoundedTable(TXN_MAX)
-        self.codes = BoundedTable(CODES_MAX)
-        self.refresh = BoundedTable(REFRESH_MAX)
-        self.families = BoundedTable(FAMILIES_MAX)
-        self.revoked_jtis = BoundedTable(REVOKED_MAX)
+        self.txns = ExpiringTable(TXN_MAX, "authorization requests waiting for a user")
+        self.codes = ExpiringTable(CODES_MAX, "authorization codes")
+        self.grants = ExpiringTable(GRANTS_MAX, "grants")
+        self.revoked_jtis = ExpiringTable(REVOKED_MAX, "revoked access tokens")
         self.pkce_log = BoundedTable(PKCE_LOG_MAX)
+        self.refresh_key = secrets.token_bytes(32)   # MACs refresh tokens; never leaves memory
         self.clients = {
             web_client_id: Client(web_client_id, "Walkthrough web app (public, PKCE)"),
             native_client_id: Client(native_client_id, "CLI login (native, loopback)",
@@ -189,8 +189,11 @@ class AuthorizationServer:
             backend_client_id: Client(backend_client_id, "Mobile backend (confidential)",
                                       secret=backend_secret or secrets.token_urlsafe(32),
                                       loopback_any_port=True),
+            resource_client_id: Client(resource_client_id, "Protected API (resource server)",
+                                       secret=secrets.token_urlsafe(32), can_introspect=True),
         }
         self.web_client_id = web_client_id
+        self.resource_client_id = resource_client_id
         self.native_client_id = native_client_id
         self.backend_client_id = backend_client_id
 
@@ -220,6 +223,9 @@ class AuthorizationServer:
             "userinfo_endpoint": self.url("/userinfo"),
             "jwks_uri": self.url("/.well-known/jwks.json"),
             "revocation_endpoint": self.url("/oauth/revoke"),
+            "introspection_endpoint": self.url("/oauth/introspect"),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic",
+                                                              "client_secret_post"],
             "end_session_endpoint": self.url("/oidc/logout"),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -236,15 +242,25 @@ class AuthorizationServer:
         }
 
     def prune(self):
-        """Drop expired requests and codes, so memory holds only what can still be used."""
+        """Drop what has expired, so memory holds only what can still be used."""
         now = self.now()
         with self.lock:
-            for table, ttl in ((self.txns, TXN_TTL), (self.codes, CODE_TTL)):
-                while table:
-                    key, rec = next(iter(table.items()))
-                    if now - rec.created <= ttl:
-                        break
-                    table.popitem(last=False)
+            for table in (self.txns, self.codes, self.grants, self.revoked_jtis):
+                table.prune(now)
+
+    # -- read-only records for the teaching pages ----------------------------------------
+    def transaction_for_state(self, state: str):
+        """The stored request of the login with this state, while it waits for its user."""
+        with self.lock:
+            return next((t for t in self.txns.values(self.now()) if t.state == state), None)
+
+    def code_record(self, code: str):
+        with self.lock:
+            return self.codes.get(token_hash(code), self.now())
+
+    def pkce_record(self, challenge: str):
+        with self.lock:
+            return self.pkce_log.get(challenge)
 
     # == /authorize: Chapters 4 and 5 ====================================================
     def check_client_and_redirect(self, params: dict) -> tuple:
@@ -289,7 +305,7 @@ class AuthorizationServer:
                           params.get("state"), params.get("nonce"), challenge, audience,
                           browser, secrets.token_urlsafe(32), self.now())
         with self.lock:
-            self.txns.put(txn.txn_id, txn)
+            self.txns.add(txn.txn_id, txn, expires=txn.created + TXN_TTL, now=txn.created)
         self.narrate_stored(txn)
         return txn
 
@@ -307,8 +323,8 @@ class AuthorizationServer:
         """CSRF check for the login and consent forms: the form's token and this browser's
         cookie must both match what the server stored for the request."""
         with self.lock:
-            txn = self.txns.get(form.get("txn", ""))
-        if txn is None or self.now() - txn.created > TXN_TTL:
+            txn = self.txns.get(form.get("txn", ""), self.now())
+        if txn is None:
             raise InvalidRequest("This login request has expired or is unknown. "
                                  "Start again from the app.", status_code=400)
         csrf_ok = hmac.compare_digest(form.get("csrf", "").encode(), txn.csrf.encode())
@@ -333,13 +349,17 @@ class AuthorizationServer:
     def finish_transaction(self, txn: Transaction, allow: bool) -> str:
         """Consent given or refused: the URL the browser is sent back to (303)."""
         with self.lock:
-            self.txns.pop(txn.txn_id, None)
+            self.txns.pop(txn.txn_id, self.now())
         if not allow:
             self.narrator.fail("authorization server", "the user pressed Deny: "
                                                        "redirecting with error=access_denied")
             err = AccessDenied("The user denied the consent request.")
             return add_query(txn.redirect_uri, err.redirect_query(txn.state, self.issuer))
-        code = self.issue_code(txn)
+        try:
+            code = self.issue_code(txn)
+        except TableFull as err:   # RFC 6749 §4.1.2.1: the client hears it on its redirect
+            self.narrator.fail("authorization server", f"{err.error}: {err.description}")
+            return add_query(txn.redirect_uri, err.redirect_query(txn.state, self.issuer))
         query = {"code": code}
         if txn.state is not None:
             query["state"] = txn.state
@@ -351,7 +371,8 @@ class AuthorizationServer:
         record = CodeRecord(txn.client.client_id, txn.redirect_uri, txn.challenge, txn.scope,
                             txn.nonce, txn.audience, txn.user, txn.auth_time, self.now())
         with self.lock:
-            self.codes.put(token_hash(code), record)
+            self.codes.add(token_hash(code), record, expires=record.created + CODE_TTL,
+                           now=record.created)
         self.narrator.say("authorization server",
                           f"issued code {self.narrator.token(code)} bound to challenge "
                           f"{txn.challenge[:10]}…, valid {CODE_TTL // 60} min, single use")
@@ -387,30 +408,33 @@ class AuthorizationServer:
         code = params.get("code")
         if not code:
             raise InvalidRequest("code is required.")
+        now = self.now()
         with self.lock:
-            record = self.codes.get(token_hash(code))
+            record = self.codes.get(token_hash(code), now)
             self.check_code(record, client, params)
             self.check_pkce(record, params.get("code_verifier"))
-            record.used = True
-            record.family = secrets.token_urlsafe(12)
-            self.families.put(record.family, Family(record.client_id, record.user, record.scope,
-                                                  record.audience, record.nonce,
-                                                  record.auth_time))
-        return self.issue_tokens(record.family, include_refresh="offline_access" in record.scope)
+            grant = Grant(secrets.token_urlsafe(12), record.client_id, record.user, record.scope,
+                          record.audience, record.nonce, record.auth_time,
+                          expires=int(now) + GRANT_TTL)
+            self.grants.add(grant.grant_id, grant, expires=grant.expires, now=now)
+            record.used, record.grant_id = True, grant.grant_id
+        return self.issue_tokens(grant, include_refresh="offline_access" in record.scope)
 
     def check_code(self, record, client: Client, params: dict):
-        """RFC 6749 §4.1.3, in order: known, unused, unexpired, same client, same redirect_uri."""
+        """RFC 6749 §4.1.3, in order: known, same client, unused, unexpired, same redirect_uri."""
         if record is None:
             raise InvalidGrant("Invalid authorization code.")
+        # The client first: whoever else holds a copy of a used code (a log, a proxy) must
+        # not be able to revoke the real client's tokens by presenting it.
+        if record.client_id != client.client_id:
+            raise InvalidGrant("This code was issued to another client.")
         if record.used:
             # §4.1.2: a code used twice means someone has a copy; revoke what it gave.
-            self.revoke_family(record.family, "authorization code reused")
+            self.revoke_grant(record.grant_id, "authorization code reused")
             raise InvalidGrant("Authorization code has already been used; the tokens it "
                                "issued have been revoked.")
         if self.now() - record.created > CODE_TTL:
             raise InvalidGrant("Authorization code has expired.")
-        if record.client_id != client.client_id:
-            raise InvalidGrant("This code was issued to another client.")
         if params.get("redirect_uri") != record.redirect_uri:
             raise InvalidGrant("redirect_uri does not match the one used in the "
                                "authorization request.")
@@ -448,64 +472,74 @@ class AuthorizationServer:
                                        "at": self.now()})
 
     def redeem_refresh_token(self, client: Client, params: dict) -> dict:
-        """RFC 6749 §6 with rotation (Security BCP §4.14): each refresh token works once."""
+        """RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each refresh token works once."""
         token = params.get("refresh_token")
         if not token:
             raise InvalidRequest("refresh_token is required.")
+        grant_id, generation = self.parse_refresh_token(token)
         with self.lock:
-            rec = self.refresh.get(token_hash(token))
-            if rec is None:
+            grant = self.grants.get(grant_id, self.now())
+            if grant is None or grant.revoked:
                 raise InvalidGrant("Unknown or revoked refresh token.")
-            family = self.families.get(rec["family"])
-            if family is None or family.revoked:
-                raise InvalidGrant("Unknown or revoked refresh token.")
-            if not rec["active"]:
-                self.revoke_family(rec["family"], "rotated refresh token presented again")
-                raise InvalidGrant("Refresh token reuse detected; the whole family is revoked.")
-            if family.client_id != client.client_id:
+            if grant.client_id != client.client_id:   # before reuse: only its client may revoke
                 raise InvalidGrant("This refresh token was issued to another client.")
-            if self.now() > rec["exp"]:
-                raise InvalidGrant("Refresh token has expired.")
-            rec["active"] = False
+            if generation != grant.generation:
+                self.revoke_grant(grant_id, f"refresh token {grant.generation - generation} "
+                                            "rotation(s) old presented again")
+                raise InvalidGrant("Refresh token reuse detected; the whole grant is revoked.")
+            grant.generation += 1   # under the lock: of two racing uses, one is the reuse
         self.narrator.say("authorization server", "refresh token rotated: the old one is now "
-                                                  "dead; presenting it again revokes the family")
-        return self.issue_tokens(rec["family"], include_refresh=True)
+                                                  "dead; presenting it again revokes the grant")
+        return self.issue_tokens(grant, include_refresh=True)
 
-    def issue_tokens(self, family_id: str, include_refresh: bool) -> dict:
-        family = self.families.get(family_id)
-        if family is None:
-            raise InvalidGrant("This grant is no longer known to the server.")
-        user = DEMO_USERS[family.user]
+    def parse_refresh_token(self, token: str) -> tuple:
+        """(grant id, generation) of a refresh token this server made; anything else is refused."""
+        match = REFRESH_TOKEN.fullmatch(token)
+        if match is None or not hmac.compare_digest(
+                match.group(3), self.refresh_mac(f"{match.group(1)}.{match.group(2)}")):
+            raise InvalidGrant("Unknown or revoked refresh token.")
+        return match.group(1), int(match.group(2))
+
+    def refresh_mac(self, body: str) -> str:
+        digest = hmac.new(self.refresh_key, body.encode("ascii"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def refresh_token_for(self, grant: Grant) -> str:
+        body = f"{grant.grant_id}.{grant.generation}"
+        return f"{body}.{self.refresh_mac(body)}"
+
+    def issue_tokens(self, grant: Grant, include_refresh: bool) -> dict:
+        user = DEMO_USERS[grant.user]
         now = int(self.now())
         key = self.keys.current()
-        access, jti = self.access_token_claims(family, user, now)
-        body = {"access_token": encode_jwt(access, key, headers={"typ": "at+jwt"}),
-                "id_token": encode_jwt(self.id_token_claims(family, user, now), key),
-                "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": family.scope}
+        body = {"access_token": encode_jwt(self.access_token_claims(grant, user, now), key,
+                                           headers={"typ": "at+jwt"}),
+                "id_token": encode_jwt(self.id_token_claims(grant, user, now), key),
+                "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": grant.scope}
         with self.lock:
-            if family.revoked:   # a replay revoked the grant while we were signing
-                self.revoked_jtis.put(jti, now + ACCESS_TOKEN_TTL)
+            # A replay may have revoked the grant while we were signing: the access token
+            # just made carries its grant_id, so it is dead already; say so instead.
+            if grant.revoked:
                 raise InvalidGrant("This grant was revoked while its tokens were issued.")
-            family.jtis = [(j, exp) for j, exp in family.jtis if exp > now][-FAMILY_TOKENS_MAX:]
-            family.jtis.append((jti, now + ACCESS_TOKEN_TTL))
             if include_refresh:
-                body["refresh_token"] = self.new_refresh_token(family_id, family, now)
+                body["refresh_token"] = self.refresh_token_for(grant)
         return body
 
-    def access_token_claims(self, family: Family, user: dict, now: int) -> tuple:
-        jti = secrets.token_urlsafe(12)
-        aud = [family.audience, self.url("/userinfo")] if family.audience else self.url("/userinfo")
-        return ({"iss": self.issuer, "sub": user["sub"], "aud": aud, "azp": family.client_id,
-                 "scope": family.scope, "iat": now, "exp": now + ACCESS_TOKEN_TTL,
-                 "jti": jti}, jti)
+    def access_token_claims(self, grant: Grant, user: dict, now: int) -> dict:
+        """RFC 9068-style claims; ``grant_id`` (ours) ties the token to its grant, and exp never
+        outlives the grant, so the grant's record is there for the token's whole life."""
+        aud = [grant.audience, self.url("/userinfo")] if grant.audience else self.url("/userinfo")
+        return {"iss": self.issuer, "sub": user["sub"], "aud": aud, "azp": grant.client_id,
+                "scope": grant.scope, "iat": now, "exp": min(now + ACCESS_TOKEN_TTL, grant.expires),
+                "jti": secrets.token_urlsafe(12), "grant_id": grant.grant_id}
 
-    def id_token_claims(self, family: Family, user: dict, now: int) -> dict:
+    def id_token_claims(self, grant: Grant, user: dict, now: int) -> dict:
         """OIDC Core §2: who logged in, for whom (aud), when, and the client's nonce."""
-        claims = {"iss": self.issuer, "sub": user["sub"], "aud": family.client_id,
-                  "iat": now, "exp": now + ID_TOKEN_TTL, "auth_time": int(family.auth_time)}
-        if family.nonce:
-            claims["nonce"] = family.nonce
-        claims.update(self.profile_claims(user, family.scope))
+        claims = {"iss": self.issuer, "sub": user["sub"], "aud": grant.client_id,
+                  "iat": now, "exp": now + ID_TOKEN_TTL, "auth_time": int(grant.auth_time)}
+        if grant.nonce:
+            claims["nonce"] = grant.nonce
+        claims.update(self.profile_claims(user, grant.scope))
         return claims
 
     @staticmethod
@@ -518,31 +552,17 @@ class AuthorizationServer:
             claims.update(email=user["email"], email_verified=user["email_verified"])
         return claims
 
-    def new_refresh_token(self, family_id: str, family: Family, now: int) -> str:
-        token = secrets.token_urlsafe(48)
-        digest = token_hash(token)
-        self.refresh.put(digest, {"family": family_id, "active": True,
-                                  "exp": now + REFRESH_TOKEN_TTL})
-        family.refresh_hashes.append(digest)
-        while len(family.refresh_hashes) > FAMILY_TOKENS_MAX:   # the oldest rotated ones go
-            self.refresh.pop(family.refresh_hashes.pop(0), None)
-        return token
-
-    def revoke_family(self, family_id: str | None, why: str):
-        """Every access and refresh token descended from one code stops working now."""
+    def revoke_grant(self, grant_id: str | None, why: str):
+        """Every access and refresh token of one grant stops working now, until it expires."""
         with self.lock:
-            family = self.families.get(family_id) if family_id else None
-            if family is None or family.revoked:
+            grant = self.grants.get(grant_id, self.now()) if grant_id else None
+            if grant is None or grant.revoked:
                 return
-            family.revoked = True
-            for jti, exp in family.jtis:
-                self.revoked_jtis.put(jti, exp)
-            for digest in family.refresh_hashes:
-                self.refresh.pop(digest, None)
-        self.narrator.fail("authorization server", f"{why}: revoked {len(family.jtis)} access "
-                                                   f"token(s) and every refresh token of that grant")
+            grant.revoked = True   # kept (not deleted) until grant.expires: tokens check it
+        self.narrator.fail("authorization server", f"{why}: revoked grant {grant_id[:6]}…, "
+                                                   "every access and refresh token it issued")
 
-    # == /userinfo, /oauth/revoke ==========================================================
+    # == /userinfo, /oauth/revoke, /oauth/introspect =======================================
     def verify_access_token(self, token: str | None) -> dict:
         if not token:
             raise InvalidToken("A Bearer access token is required.")
@@ -552,9 +572,19 @@ class AuthorizationServer:
         if claims.get("iss") != self.issuer or self.url("/userinfo") not in auds:
             raise InvalidToken("This token was not issued for this server's /userinfo.")
         check_time(claims, now=self.now())
-        if claims.get("jti") in self.revoked_jtis:
-            raise InvalidToken("The access token has been revoked.")
+        self.check_not_revoked(claims)
         return claims
+
+    def check_not_revoked(self, claims: dict):
+        """What only the issuer knows: a signature and an exp cannot say "revoked"."""
+        grant_id, jti, now = claims.get("grant_id"), claims.get("jti"), self.now()
+        with self.lock:
+            grant = self.grants.get(grant_id, now) if isinstance(grant_id, str) else None
+            single = isinstance(jti, str) and self.revoked_jtis.get(jti, now) is not None
+        if grant is None or grant.revoked:
+            raise RevokedToken("The access token's grant has been revoked, or is unknown here.")
+        if single:
+            raise RevokedToken("The access token has been revoked.")
 
     def key_for_kid(self, kid):
         for key in self.keys.public_keys():
@@ -569,20 +599,69 @@ class AuthorizationServer:
 
     def revoke(self, client: Client, token: str):
         """RFC 7009 §2.2: answer 200 whether or not the token was known."""
-        with self.lock:
-            rec = self.refresh.get(token_hash(token))
-            family = self.families.get(rec["family"]) if rec is not None else None
-            if family is not None and family.client_id == client.client_id:
-                self.revoke_family(rec["family"], "revocation request")
+        if REFRESH_TOKEN.fullmatch(token):
+            try:
+                grant_id, _ = self.parse_refresh_token(token)
+            except InvalidGrant:
                 return
+            with self.lock:
+                grant = self.grants.get(grant_id, self.now())
+            if grant is not None and grant.client_id == client.client_id:
+                self.revoke_grant(grant_id, "revocation request")
+            return
         try:
             _, claims = verify_jwt(token, algorithms=TOKEN_ALGORITHMS,
                                    key_for_kid=self.key_for_kid)
         except OAuth2Error:
             return
-        if claims.get("azp") == client.client_id and "jti" in claims:
+        if claims.get("azp") == client.client_id and isinstance(claims.get("jti"), str):
+            self.revoke_access_token(claims)
+
+    def revoke_access_token(self, claims: dict):
+        """One access token, remembered until its own exp. If that table is full, the whole
+        grant goes instead: a revocation is never forgotten to make room."""
+        now = self.now()
+        try:
             with self.lock:
-                self.revoked_jtis.put(claims["jti"], claims.get("exp", self.now()))
+                self.revoked_jtis.add(claims["jti"], True, expires=claims.get("exp", now), now=now)
+        except TableFull:
+            self.revoke_grant(claims.get("grant_id"), "revocation table full, so the whole grant")
+            return
+        self.narrator.fail("authorization server", "revocation request: that access token is "
+                                                   "dead until its exp")
+
+    def introspect(self, caller: Client, token: str) -> dict:
+        """RFC 7662 §2.2: is this token active right now? Only the issuer can say "revoked"."""
+        if not caller.can_introspect:
+            raise InvalidClient("Only a resource server may introspect tokens (RFC 7662 §2.1).")
+        answer = self.introspect_refresh(token) if REFRESH_TOKEN.fullmatch(token) else None
+        if answer is None:
+            answer = self.introspect_access(token)
+        self.narrator.say("authorization server",
+                          f"introspection by {caller.client_id}: token is "
+                          f"{'active' if answer['active'] else 'NOT active (revoked, expired or unknown)'}")
+        return answer
+
+    def introspect_access(self, token: str) -> dict:
+        try:
+            claims = self.verify_access_token(token)
+        except OAuth2Error:
+            return {"active": False}   # §2.2: no reason why; the caller needs none
+        return {"active": True, "token_type": "Bearer", "client_id": claims.get("azp"),
+                **{k: claims[k] for k in ("scope", "sub", "aud", "iss", "exp", "iat", "jti")
+                   if k in claims}}
+
+    def introspect_refresh(self, token: str) -> dict | None:
+        try:
+            grant_id, generation = self.parse_refresh_token(token)
+        except InvalidGrant:
+            return None
+        with self.lock:
+            grant = self.grants.get(grant_id, self.now())
+        if grant is None or grant.revoked or generation != grant.generation:
+            return {"active": False}
+        return {"active": True, "client_id": grant.client_id, "scope": grant.scope,
+                "sub": DEMO_USERS[grant.user]["sub"], "exp": grant.expires, "iss": self.issuer}
 
 
 def parse_basic(header: str) -> tuple:
@@ -616,6 +695,7 @@ class AuthServerHandler(httpkit.BaseHandler):
         ("GET", "/userinfo"): "userinfo",
         ("POST", "/userinfo"): "userinfo",
         ("POST", "/oauth/revoke"): "revoke",
+        ("POST", "/oauth/introspect"): "introspect",
         ("GET", "/v2/logout"): "logout_auth0",
         ("GET", "/oidc/logout"): "logout_oidc",
     }
@@ -722,6 +802,14 @@ class AuthServerHandler(httpkit.BaseHandler):
             raise InvalidRequest("token is required.")
         self.auth.revoke(client, params["token"])
         return json_response({})
+
+    def introspect(self, req):
+        """RFC 7662 §2.1: a resource server authenticates, then asks about one token."""
+        params = req.form_or_json()
+        caller = self.auth.authenticate_client(params, req.headers.get("Authorization"))
+        if not params.get("token"):
+            raise InvalidRequest("token is required.")
+        return json_response(self.auth.introspect(caller, params["token"]))
 
     def logout_auth0(self, req):
         """Auth0's /v2/logout: returnTo must be one of the client's allowed logout URLs."""

@@ -46,6 +46,8 @@ PROVIDER_REFRESH_MARGIN = 5 * 60  # renew the provider's tokens when they have l
 EXCHANGE_FIELDS = ("code", "code_verifier", "redirect_uri", "nonce")
 DB_FILE_NAME = "backend.sqlite3"
 BUSY_TIMEOUT = 10                 # seconds a writer waits for another writer's lock
+SQLITE_SIDE_FILES = ("-wal", "-shm")   # WAL mode's journals, beside the database file
+DB_ALTERNATIVE = "set BACKEND_DB to a file in a private directory of your own"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -143,17 +145,23 @@ class SessionStore:
 
 
 def create_private_file(path: Path):
-    """The database holds the provider's tokens and the signing key: owner-only (0600),
-    like paths.write_private_file; SQLite gives its -wal and -shm files the same mode."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=paths.PRIVATE_DIR_MODE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, paths.PRIVATE_FILE_MODE)
+    """The database holds the provider's tokens and the signing key: owner-only (0600) in a
+    private directory, like paths.write_private_file. SQLite gives its -wal and -shm files
+    the database's mode, but opens ones that already exist: planted there first, they
+    would be read as part of our database, so they must be ours and 600 too."""
+    paths.make_private_dirs(path.parent)
+    check_database_files(path)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, paths.PRIVATE_FILE_MODE))
+    check_database_files(path)   # again: some filesystems ignore the mode we asked for
+
+
+def check_database_files(path: Path):
+    names = (path.name,) + tuple(path.name + suffix for suffix in SQLITE_SIDE_FILES)
     try:
-        mode = os.fstat(fd).st_mode
-    finally:
-        os.close(fd)
-    if os.name != "nt" and mode & paths.GROUP_OTHER_BITS:
-        raise ConfigError(f"{path} has mode {mode & 0o777:o}; the backend database holds "
-                          "tokens and must be 600 (chmod 600 it, or choose another BACKEND_DB).")
+        paths.check_private_dir(path.parent, files=names, alternative=DB_ALTERNATIVE)
+    except paths.UnsafePermissions as err:   # a sentence for the person running the demo
+        raise ConfigError(f"The backend database is not private: {err}",
+                          status_code=503) from err
 
 
 # -- the backend's decisions ------------------------------------------------------------------

@@ -21,21 +21,26 @@ class OAuth2Error(Exception):
     status_code = 400
     description = "The request could not be completed."
 
+    retry_after: int | None = None   # seconds, sent as Retry-After (RFC 9110 §10.2.3)
+
     def __init__(self, description: str | None = None, *, status_code: int | None = None,
-                 error: str | None = None):
+                 error: str | None = None, details: dict | None = None):
         if description is not None:
             self.description = description
         if status_code is not None:
             self.status_code = status_code
         if error is not None:
             self.error = error
+        # Extra JSON members for API answers (RFC 6749 §5.2 allows more than error and
+        # error_description); never put on a redirect, where they would land in a URL.
+        self.details = dict(details or {})
         super().__init__(f"{self.error}: {self.description}")
 
     def to_dict(self) -> dict:
         return {"error": self.error, "error_description": self.description}
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict()).encode("utf-8")
+        return json.dumps({**self.to_dict(), **self.details}).encode("utf-8")
 
     def redirect_query(self, state: str | None = None, iss: str | None = None) -> str:
         """RFC 6749 §4.1.2.1: the error travels back to the client on its redirect_uri."""
@@ -132,6 +137,15 @@ class TemporarilyUnavailable(OAuth2Error):
     status_code = 503
 
 
+class TableFull(TemporarilyUnavailable):
+    """A table of pending state is full: new entries are refused, old ones never evicted
+    (evicting would let a flood push out a victim's login, or a revocation)."""
+
+    def __init__(self, description: str, *, retry_after: int):
+        super().__init__(description)
+        self.retry_after = retry_after
+
+
 class FatalAuthorizeError(InvalidRequest):
     """A bad client_id or redirect_uri at /authorize (RFC 6749 §4.1.2.1).
 
@@ -196,6 +210,10 @@ class UnknownKey(InvalidToken):
 
 class ExpiredToken(InvalidToken):
     description = "The token has expired."
+
+
+class RevokedToken(InvalidToken):
+    description = "The token has been revoked."
 
 
 class ClaimMismatch(InvalidToken):

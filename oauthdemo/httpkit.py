@@ -9,20 +9,26 @@ small server alive under hostile input live, once:
   (browsers), never a traceback;
 * bodies are bounded, query strings are parsed strictly (bad percent-encoding,
   invalid UTF-8 and repeated parameters are refused, RFC 6749 §3.1);
-* each connection has a timeout, so idle or slow clients cannot pin threads;
+* each connection has a timeout, so idle or slow clients cannot pin threads, and a
+  server holds at most MAX_CONNECTIONS at once (503 beyond, a pause on EMFILE);
+* a server answers only to its own names on its own port (``allowed_hosts``: DNS
+  rebinding), and Origin is checked against its own origins, never against Host;
+* the Cookie header is bounded and parsed in one linear pass; JSON nested too deep is
+  a 400; a header carrying a control character is never written (a 500 instead);
 * every page carries a strict Content-Security-Policy, frame-ancestors 'none',
   Referrer-Policy no-referrer and Cache-Control no-store.
 """
 from __future__ import annotations
 
+import errno
 import html
-import http.cookies
 import json
 import re
 import secrets
 import socket
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +36,7 @@ from pathlib import Path
 from string import Template
 
 from .errors import (InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
-                     RequestTooLarge, ServerError)
+                     RequestTooLarge, ServerError, TemporarilyUnavailable)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
@@ -43,12 +49,25 @@ STARTUP_WAIT = 10             # seconds an early request waits for the server's 
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A browser id is ours only if it looks exactly like one we made: a cookie is the client's
 # input, and echoing an arbitrary one back into Set-Cookie would let it inject headers.
-BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{32}$")
-COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_.~-]*$")
+BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
 # This machine, by name or address; IPv6 both bare (urlsplit().hostname) and bracketed
 # (a Host header or netloc).
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
+TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 §5.6.2: header and cookie names
+# RFC 6265 §4.2: the Cookie header. Bounded before it is parsed (a browser sends at most a
+# few KB to a demo), and parsed by parse_cookies, never SimpleCookie (CVE-2024-7592).
+COOKIE_MAX = 8 * 1024         # bytes, all Cookie headers together
+# RFC 9110 §5.5: what we put on the wire. CR or LF in a header would end it early and let
+# whatever follows become headers (or a whole response) of someone else's choosing.
+HEADER_VALUE = re.compile(r"[\x20-\x7e]*")   # visible ASCII and space: no control at all
+JSON_TOO_DEEP = "The JSON body is nested too deeply."
+# Connections: a thread and a file descriptor each, so both are bounded.
+MAX_CONNECTIONS = 256         # per server, open at once; the next one gets a 503 at once
+BUSY_RETRY_AFTER = 1          # seconds, in that 503's Retry-After
+ACCEPT_BACKOFF = 0.1          # seconds the accept loop pauses when descriptors run out
+OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class Markup(str):
@@ -80,7 +99,7 @@ class Response:
                    secure: bool = False, path: str = "/") -> "Response":
         """RFC 6265bis: HttpOnly (no script can read it), SameSite=Lax (not sent on
         cross-site POSTs), Secure under https. Only values we made are ever set."""
-        if not COOKIE_VALUE.match(value):
+        if not COOKIE_VALUE.fullmatch(value):
             raise ValueError("cookie values are restricted to URL-safe characters")
         parts = [f"{name}={value}", f"Path={path}", "HttpOnly", "SameSite=Lax"]
         if max_age is not None:
@@ -104,6 +123,10 @@ def error_json(err: OAuth2Error) -> Response:
     if err.status_code == 401:
         resp.add_header("WWW-Authenticate", err.www_authenticate())
     return resp
+
+
+def body_headers(resp: Response) -> list:
+    return [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body)))]
 
 
 def redirect(location: str, status: int = 302) -> Response:
@@ -168,6 +191,36 @@ def parse_params(text: str) -> dict:
     return params
 
 
+def parse_cookies(header: str) -> dict:
+    """RFC 6265 §5.4 ``name=value; name=value`` into {name: value}, in one linear pass.
+
+    SimpleCookie is quadratic on some inputs before Python 3.11.10 / 3.12.6 (CVE-2024-7592).
+    Pieces that are not name=value are skipped: other apps on localhost share our cookies
+    (cookies ignore the port) and their odd ones must not break ours. A name sent twice is
+    dropped: the second one can only come from another path or another localhost port,
+    and since we cannot tell which is ours, we trust neither (first-wins or last-wins
+    would let another local app choose our browser id: a fixed id defeats state binding).
+    """
+    cookies, repeated = {}, set()
+    for piece in header.split(";"):
+        name, eq, value = piece.partition("=")
+        name, value = name.strip(" \t"), value.strip(" \t")
+        if not eq or not TOKEN.fullmatch(name):
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if name in cookies:
+            repeated.add(name)
+        cookies[name] = value
+    return {k: v for k, v in cookies.items() if k not in repeated}
+
+
+def header_fields_safe(fields: list) -> bool:
+    """Every (name, value) a token and visible ASCII: nothing can end a header early."""
+    return all(isinstance(name, str) and isinstance(value, str) and TOKEN.fullmatch(name)
+               and HEADER_VALUE.fullmatch(value) for name, value in fields)
+
+
 class Request:
     """One parsed request: what a route function receives."""
 
@@ -181,17 +234,13 @@ class Request:
 
     @property
     def cookies(self) -> dict:
-        jar = http.cookies.SimpleCookie()
-        try:
-            jar.load(self.headers.get("Cookie", ""))
-        except http.cookies.CookieError:
-            return {}
-        return {k: m.value for k, m in jar.items()}
+        # BaseHandler.check_cookie_size has bounded these before any route could ask.
+        return parse_cookies("; ".join(self.headers.get_all("Cookie") or []))
 
     def browser_id(self, cookie: str) -> str:
         """The browser-binding cookie's value if it is one we could have made, else ""."""
         value = self.cookies.get(cookie, "")
-        return value if BROWSER_ID.match(value) else ""
+        return value if BROWSER_ID.fullmatch(value) else ""
 
     def require_same_origin(self):
         """A state-changing POST must come from our own pages. SameSite=Lax is not enough
@@ -202,7 +251,9 @@ class Request:
         origin = self.headers.get("Origin")
         if origin in (None, "null"):
             return
-        if urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
+        # Our own origins, from the server's own names and port: the Host header is the
+        # client's word, and under DNS rebinding the attacker's page would match it.
+        if origin.strip().lower() not in allowed_origins(self.handler.server):
             raise InvalidRequest("Cross-origin request refused.", status_code=403)
 
     def body(self) -> bytes:
@@ -223,6 +274,8 @@ class Request:
             data = json.loads(self.body().decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as err:
             raise InvalidRequest("The body is not valid JSON.") from err
+        except RecursionError as err:   # "[" * 60000: the parser recurses once per level
+            raise InvalidRequest(JSON_TOO_DEEP) from err
         if not isinstance(data, dict):
             raise InvalidRequest("The JSON body must be an object.")
         return data
@@ -231,7 +284,11 @@ class Request:
         """Auth0's token endpoint takes both; so do ours."""
         ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
-            return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self.json().items()}
+            data = self.json()
+            try:   # re-encoding a member nested just under the parser's limit can exceed it
+                return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+            except RecursionError as err:
+                raise InvalidRequest(JSON_TOO_DEEP) from err
         return self.form()
 
     def bearer_token(self) -> str | None:
@@ -293,7 +350,9 @@ class BaseHandler(BaseHTTPRequestHandler):
             self._deadline.cancel()   # no body to wait for: the request is complete
         self.body_read = False
         try:
+            self.check_host()
             self.check_framing()
+            self.check_cookie_size()
             path, query = self.split_target()
             resp = self.route(method, path, query)
         except OAuth2Error as err:
@@ -303,6 +362,34 @@ class BaseHandler(BaseHTTPRequestHandler):
             resp = self.render_error(ServerError("Internal error; see the server console."),
                                      self.path)
         self.send(resp, head_only=(method == "HEAD"))
+
+    def check_host(self):
+        """DNS rebinding: a page on rebind.attacker.example whose name is then made to resolve
+        to 127.0.0.1 reaches this port while the browser believes it is still talking to the
+        attacker's origin, so the same-origin policy lets that page read every answer. The
+        browser still says which name it used, in Host: we answer only to our own names on
+        our own port (RFC 9110 §15.5.20, 421 Misdirected Request), before any routing.
+
+        HTTP/1.1 requires exactly one Host (RFC 9112 §3.2). HTTP/1.0 may omit it: no browser
+        does, and rebinding needs a browser, so such a request names nothing to refuse."""
+        hosts = self.headers.get_all("Host") or []
+        if not hosts and self.request_version == "HTTP/1.0":
+            return
+        if len(hosts) != 1:
+            raise InvalidRequest("Send exactly one Host header (RFC 9112 §3.2).")
+        if hosts[0].strip().lower() not in allowed_hosts(self.server):
+            raise InvalidRequest(f"This server answers only to its own names "
+                                 f"({server_url(self.server)}, 127.0.0.1, [::1] on that port); "
+                                 "any other Host is refused (DNS rebinding). The app and the "
+                                 "embedded server also answer to OAUTH_PUBLIC_HOST if set.",
+                                 status_code=421)
+
+    def check_cookie_size(self):
+        """Bounded before anything parses it: no cookie we set comes near the limit."""
+        if sum(len(v) for v in self.headers.get_all("Cookie") or []) > COOKIE_MAX:
+            self.close_connection = True
+            raise InvalidRequest(f"Cookie headers are limited to {COOKIE_MAX} bytes; "
+                                 "clear this site's cookies.")
 
     def check_framing(self):
         """RFC 9112 §6.3: a Content-Length that is not one decimal number leaves the end of
@@ -380,6 +467,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         resp = error_json(err) if self.wants_json(target) else error_page(err)
         if getattr(err, "allow", None):
             resp.add_header("Allow", err.allow)   # RFC 9110 §15.5.6: a 405 says what is allowed
+        if err.retry_after:
+            resp.add_header("Retry-After", str(err.retry_after))   # RFC 9110 §10.2.3, with a 503
         return resp
 
     def extra_headers(self, resp: Response) -> list:
@@ -389,17 +478,35 @@ class BaseHandler(BaseHTTPRequestHandler):
     def send(self, resp: Response, head_only: bool = False):
         if self._body_unread():
             self.close_connection = True  # unread body bytes must not be parsed as a request
+        headers = self.response_headers(resp)
+        if not header_fields_safe(headers):
+            resp, headers = self.refuse_unsafe_headers(headers)
         self.send_response(resp.status)
-        headers = [] if getattr(resp, "static", False) else self.extra_headers(resp)
-        if getattr(resp, "static", False):
-            headers = [("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")]
-        for name, value in headers + resp.headers:
+        for name, value in headers:
             self.send_header(name, value)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(resp.body)))
         self.end_headers()
         if not head_only and resp.body:
             self.wfile.write(resp.body)
+
+    def response_headers(self, resp: Response) -> list:
+        if getattr(resp, "static", False):
+            headers = [("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")]
+        else:
+            headers = self.extra_headers(resp)
+        return headers + resp.headers + body_headers(resp)
+
+    def refuse_unsafe_headers(self, headers: list) -> tuple:
+        """A header carrying CR, LF or another control would split the response (RFC 9110
+        §5.5): a route let outside text into a header. That is our bug, so it is a 500, told
+        on the console; the client gets the generic error, with only our constant headers."""
+        names = [name for name, value in headers if not header_fields_safe([(name, value)])]
+        target = getattr(self, "path", "")
+        print(f"Refused to send header(s) {names!r} in the answer to {target!r}: "
+              "control characters or non-ASCII in a header (a bug in the route).",
+              file=sys.stderr)
+        self.close_connection = True
+        resp = self.render_error(ServerError("Internal error; see the server console."), target)
+        return resp, security_headers() + resp.headers + body_headers(resp)
 
     def _body_unread(self) -> bool:
         headers = getattr(self, "headers", None)   # absent when the headers themselves were bad
@@ -423,14 +530,24 @@ class BaseHandler(BaseHTTPRequestHandler):
 
 
 class DemoHTTPServer(ThreadingHTTPServer):
-    """A thread per connection, bounded by the per-connection timeout; 127.0.0.1 by default."""
+    """A thread per connection, bounded by the per-connection timeout; 127.0.0.1 by default.
+
+    At most ``max_connections`` connections are open at once (each is a thread and a file
+    descriptor); ``public_host`` is a name it answers to besides its loopback names
+    (``allowed_hosts``); ``sleep`` is how the accept loop pauses (tests record it).
+    """
 
     daemon_threads = True
     request_queue_size = 128
+    accept_backoff = ACCEPT_BACKOFF
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, public_host: str = "", max_connections: int = MAX_CONNECTIONS,
+                 sleep=time.sleep, **kwargs):
         self._app = None
         self.ready = threading.Event()
+        self.public_host = public_host.lower()
+        self.connection_slots = threading.BoundedSemaphore(max_connections)
+        self.sleep = sleep
         super().__init__(*args, **kwargs)
 
     @property
@@ -450,6 +567,47 @@ class DemoHTTPServer(ThreadingHTTPServer):
         if self.ready.wait(STARTUP_WAIT):
             super().finish_request(request, client_address)
 
+    def get_request(self):
+        try:
+            return super().get_request()
+        except OSError as err:
+            if err.errno in OUT_OF_DESCRIPTORS:
+                # The connection stays queued, so the listening socket stays readable: without
+                # a pause the loop would retry accept() at 100 % CPU until a descriptor frees.
+                self.sleep(self.accept_backoff)
+            raise
+
+    def process_request(self, request, client_address):
+        """A thread for this connection if a slot is free; otherwise a 503 at once, so a
+        flood of idle connections cannot take every thread and file descriptor."""
+        if not self.connection_slots.acquire(blocking=False):
+            self.refuse_busy(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:   # no thread started: nothing else will give the slot back
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
+
+    def refuse_busy(self, request):
+        body = TemporarilyUnavailable("Too many connections at once; retry shortly.").to_json()
+        head = (f"HTTP/1.0 503 Service Unavailable\r\nRetry-After: {BUSY_RETRY_AFTER}\r\n"
+                "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+                f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n").encode("ascii")
+        try:
+            request.setblocking(False)   # a client that does not read must not stall accept
+            request.send(head + body)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)):
@@ -457,9 +615,9 @@ class DemoHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def start_server(handler_cls, host: str, port: int, app) -> tuple:
+def start_server(handler_cls, host: str, port: int, app, public_host: str = "") -> tuple:
     """Bind, attach the state object, serve in a daemon thread. Returns (server, thread)."""
-    server = DemoHTTPServer((host, port), handler_cls)
+    server = DemoHTTPServer((host, port), handler_cls, public_host=public_host)
     server.app = app
     # A short poll interval makes shutdown() return quickly (tests start and stop many servers).
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -480,3 +638,19 @@ def server_url(server, host: str | None = None) -> str:
     bound_host, port = server.server_address[:2]
     host = host or ("localhost" if bound_host in ("127.0.0.1", "::1") else bound_host)
     return f"http://{host}:{port}"
+
+
+def allowed_hosts(server) -> frozenset:
+    """The Host values a server answers to (DNS rebinding): its loopback names, the address
+    it is bound to (server_url may advertise it; an address cannot be rebound) and the
+    configured public host, each with the server's own port; bare only on port 80, the
+    port a Host may leave out (RFC 9110 §7.2)."""
+    bound_host, port = server.server_address[:2]
+    names = {*LOOPBACK_HOSTS, bound_host, server.public_host} - {""}
+    hosts = {f"{name}:{port}" for name in names}
+    return frozenset(hosts | names if port == 80 else hosts)
+
+
+def allowed_origins(server) -> frozenset:
+    """The Origin values of our own pages (RFC 6454 §6.1): http:// and an allowed host."""
+    return frozenset(f"http://{host}" for host in allowed_hosts(server))

@@ -33,6 +33,7 @@ from .errors import (
     AlgorithmNotAllowed,
     BadSignature,
     ClaimMismatch,
+    ConfigError,
     ExpiredToken,
     InvalidToken,
     MalformedToken,
@@ -41,7 +42,12 @@ from .errors import (
 
 SUPPORTED_ALGORITHMS = ("RS256", "HS256")
 MIN_RSA_BITS = 2048              # NIST SP 800-131A: smaller RSA keys are no longer acceptable
-MAX_RSA_BITS = 8192              # bounds the work one verification can cost (DoS)
+# The size and the exponent bound the work of one verification, pow(s, e, n): with an
+# 8192-bit n and an e as large as n, one check took 1.3 s, so a JWKS (or a key someone
+# slipped into one) could stall every login. 4096 bits and e < 2^32 keep it to milliseconds.
+MAX_RSA_BITS = 4096
+MIN_RSA_EXPONENT = 3             # e = 1 makes every "signature" its own message: free forgery
+RSA_EXPONENT_LIMIT = 1 << 32     # e must be below this (real keys use 65537)
 MIN_HS256_KEY_BYTES = 32         # RFC 7518 §3.2: the key must be at least as long as the hash
 MAX_TOKEN_CHARS = 16384          # bounds the work an unauthenticated request can cause
 # RFC 8017 §9.2 note 1: DER of DigestInfo{sha256 OID, NULL}, followed by the 32-byte hash.
@@ -198,23 +204,37 @@ def _require_rsa_kty(jwk: dict) -> None:
 
 
 def _jwk_int(jwk: dict, name: str) -> int:
-    """A JWK number member (RFC 7518 §6.3): strict base64url of a non-empty big-endian value."""
+    """A JWK number member: RFC 7518 §2 Base64urlUInt, strict base64url of minimal octets."""
     text = jwk.get(name)
     if not isinstance(text, str) or not text:
         raise MalformedToken(f"RSA JWK member '{name}' is missing or not a string.")
     try:
-        return int.from_bytes(b64url_decode(text), "big")
+        octets = b64url_decode(text)
     except ValueError as err:
         raise MalformedToken(f"RSA JWK member '{name}' is not valid base64url.") from err
+    # "MUST utilize the minimum number of octets": one number, one spelling, so a key
+    # padded with zeros cannot pass as another key with another thumbprint.
+    if len(octets) > 1 and octets[0] == 0:
+        raise MalformedToken(f"RSA JWK member '{name}' has a leading zero octet (RFC 7518 §2).")
+    return int.from_bytes(octets, "big")
+
+
+def _rsa_size_allowed(bits: int) -> bool:
+    return MIN_RSA_BITS <= bits <= MAX_RSA_BITS
+
+
+def _rsa_exponent_allowed(e: int) -> bool:
+    """Odd (an even e has no inverse mod an even λ(n)), at least 3, below 2^32."""
+    return e % 2 == 1 and MIN_RSA_EXPONENT <= e < RSA_EXPONENT_LIMIT
 
 
 def _check_public_numbers(key: RSAPublicKey) -> None:
-    if not MIN_RSA_BITS <= key.size_bits <= MAX_RSA_BITS:
+    if not _rsa_size_allowed(key.size_bits):
         raise UnknownKey(f"RSA key of {key.size_bits} bits refused: we accept "
                          f"{MIN_RSA_BITS} to {MAX_RSA_BITS} bits.")
-    # e = 1 would make every "signature" equal to its own padded message: free forgery.
-    if key.e < 3 or key.e % 2 == 0 or key.e >= key.n or key.n % 2 == 0:
-        raise UnknownKey("RSA key refused: its modulus or public exponent is not valid.")
+    if not _rsa_exponent_allowed(key.e) or key.n % 2 == 0:
+        raise UnknownKey("RSA key refused: its public exponent must be odd, at least "
+                         f"{MIN_RSA_EXPONENT} and below 2^32, and its modulus odd.")
 
 
 def _check_private_numbers(key: RSAPrivateKey) -> None:
@@ -279,10 +299,12 @@ def _random_prime(bits: int, e: int) -> int:
 
 def generate_rsa_key(bits: int = 2048, e: int = 65537) -> RSAPrivateKey:
     """A fresh RSA signing key (pure Python: takes around a second for 2048 bits)."""
-    if bits < MIN_RSA_BITS or bits % 2:
-        raise ValueError(f"RSA keys must have an even number of bits, at least {MIN_RSA_BITS}")
-    if e < 3 or e % 2 == 0:
-        raise ValueError("the public exponent must be odd and at least 3")
+    # Never make a key that rsa_public_key_from_jwk (and so our own JWKS cache) would refuse.
+    if not _rsa_size_allowed(bits) or bits % 2:
+        raise ValueError(f"RSA keys must have an even number of bits, {MIN_RSA_BITS} to "
+                         f"{MAX_RSA_BITS}")
+    if not _rsa_exponent_allowed(e):
+        raise ValueError("the public exponent must be odd, at least 3 and below 2^32")
     half = bits // 2
     while True:
         p, q = _random_prime(half, e), _random_prime(half, e)
@@ -583,8 +605,19 @@ class SigningKeyStore:
         self._keys: list[RSAPrivateKey] = []  # newest first
         self._thread: threading.Thread | None = None
         self._failure: Exception | None = None
+        if self.cache_dir is not None:
+            self._check_cache_dir()
         if key is not None:
             self._install(key)
+
+    def _check_cache_dir(self) -> None:
+        """Checked now, not in the background thread, so that the person starting the demo
+        reads why it will not start: a key in a directory others can write to could be
+        swapped for theirs, and we would sign with (and trust) a key they know."""
+        try:
+            paths.check_private_dir(self.cache_dir)
+        except paths.UnsafePermissions as err:
+            raise ConfigError(f"The signing key's cache directory is not private: {err}") from err
 
     def start(self) -> None:
         """Load or generate the key in a daemon thread: the first page never waits for it."""

@@ -30,11 +30,11 @@ import urllib.parse
 import webbrowser
 from pathlib import Path
 
-from . import authserver, httpkit, paths, runner, settings
+from . import authserver, httpkit, jwtkit, paths, runner, settings
 from .errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse,
                      ProviderError, ProviderUnreachable)
 from .httpkit import render
-from .narrator import Narrator
+from .narrator import Narrator, printable
 from .oidc_client import (PENDING_TTL, OIDCClient, PendingLogins, http_json,
                           human_duration)
 
@@ -172,7 +172,10 @@ class LoopbackServer:
 # == waiting for the browser ====================================================================
 
 class Countdown:
-    """The waiting line: redrawn in place on a terminal, a plain line now and then otherwise."""
+    """The waiting line: redrawn in place on a terminal, a plain line now and then otherwise.
+
+    It writes to the stream directly because its only text is our own (seconds left); the
+    CR and erase-line codes are ours too, the way it redraws in place."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -291,6 +294,10 @@ def native_client(cfg, narrator: Narrator, keys=None):
     try:
         client = OIDCClient(provider, narrator=narrator, actor="CLI")
         client.discover()
+        if provider.kind == "embedded" and server is None:
+            # A demo found running: for this whole command trust only the key it was shown
+            # to hold (running_embedded), so it cannot switch to a key of its own later.
+            client.pin_key(cached_public_key(paths.user_cache_dir() / jwtkit.KEY_CACHE_FILENAME))
         yield client
     finally:
         if server is not None:
@@ -321,7 +328,7 @@ def native_provider(cfg, narrator: Narrator, keys=None) -> tuple:
 
 
 def running_embedded(cfg) -> str | None:
-    """The issuer of a demo already serving on --idp-port, if there is one."""
+    """The issuer of a demo already serving on --idp-port, if there is one and it is ours."""
     if not cfg.idp_port:
         return None
     issuer = f"http://localhost:{cfg.idp_port}/"
@@ -330,7 +337,59 @@ def running_embedded(cfg) -> str | None:
                                  timeout=PROBE_TIMEOUT)
     except OAuth2Error:
         return None
-    return issuer if status == 200 and meta.get("issuer") == issuer else None
+    if status != 200 or meta.get("issuer") != issuer:
+        return None
+    require_our_signing_key(issuer, meta)
+    return issuer
+
+
+def require_our_signing_key(issuer: str, meta: dict) -> None:
+    """Any program can listen on localhost:<idp-port> first (another user's, a stale copy,
+    malware); logging in against it would hand it the login and trust the tokens it signs.
+    The demo signs with the key in our 0600 key cache, which no one else can read: the server
+    must publish that key and no other (one more key of its own would let it sign tokens)."""
+    cache = paths.user_cache_dir() / jwtkit.KEY_CACHE_FILENAME
+    ours = cached_public_key(cache)
+    if ours is None:
+        raise not_ours(issuer, f"there is no signing key in {cache} to compare with")
+    published = published_keys(issuer, meta.get("jwks_uri"))
+    if not published or any(key != ours for key in published):
+        raise not_ours(issuer, f"its JWKS does not publish exactly the signing key in {cache}")
+
+
+def cached_public_key(cache: Path) -> jwtkit.RSAPublicKey | None:
+    """The public half of the demo's cached signing key, None if there is none (or unusable)."""
+    try:
+        data = paths.read_private_file(cache)
+        key = jwtkit.rsa_private_key_from_jwk(json.loads(data)) if data is not None else None
+        return key.public_key if key is not None else None
+    except paths.UnsafePermissions as err:   # a key others could read proves nothing
+        raise ConfigError(f"Refusing to use the cached signing key: {err}") from err
+    except (OSError, ValueError, OAuth2Error):
+        return None
+
+
+def published_keys(issuer: str, jwks_uri) -> list:
+    """The server's own JWKS, compared by the numbers n and e: its 'kid' members are just text."""
+    if not isinstance(jwks_uri, str) or not jwks_uri.startswith(issuer):
+        return []   # keys fetched from elsewhere would say nothing about this server
+    try:
+        status, doc = http_json(jwks_uri, timeout=PROBE_TIMEOUT)
+        entries = doc.get("keys") if status == 200 else None
+        if not isinstance(entries, list):
+            return []
+        return [jwtkit.rsa_public_key_from_jwk(jwk) for jwk in entries]
+    except OAuth2Error:
+        return []
+
+
+def not_ours(issuer: str, reason: str) -> ConfigError:
+    port = urllib.parse.urlsplit(issuer).port
+    return ConfigError(
+        f"Something else answers on localhost:{port}: it cannot be shown to be this demo's "
+        f"authorization server ({reason}), so the CLI will not log in against it. Stop that "
+        f"program, or choose a free port (--idp-port {port + 10}) and the CLI starts its own "
+        "server; if it is the demo run with another OAUTH_DEMO_CACHE_DIR, use the same one here.")
 
 
 def user_of(claims: dict) -> dict:
@@ -578,8 +637,8 @@ def prepare(parser, argv, out, environ) -> tuple:
     try:
         cfg = settings.build(args, environ)
         opts = loopback_options(args, cfg)
-    except ConfigError as err:
-        print(f"Cannot start: {err.description}", file=out)
+    except ConfigError as err:   # it may quote a setting or a path: printable, like the narration
+        print(f"Cannot start: {printable(err.description)}", file=out)
         return EXIT_CONFIG
     return args, cfg, opts, Narrator(stream=out, show_tokens=cfg.show_tokens, quiet=cfg.quiet)
 

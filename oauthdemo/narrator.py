@@ -27,13 +27,21 @@ ACTORS = {
 }
 ACTOR_WIDTH = max(len(a) for a in ACTORS)
 TOKEN_HEAD, TOKEN_TAIL = 16, 8
-# Values from requests are printed on the operator's terminal: control characters (ESC,
-# BEL, CR …) would let any visitor clear the screen, fake lines or set the title.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Values from requests and providers are printed on the operator's terminal. Any control
+# character would let a visitor act on it: ESC and the C1 controls clear the screen or set
+# the title, CR, LF, TAB and U+2028/2029 start a fake narrator line ("✔ signature
+# verified"), bidi controls reorder what the learner reads. Each one is shown as a visible
+# escape (\n, \x1b, \u202e) instead, so the learner sees that something was injected.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
-    return CONTROL.sub("\ufffd", str(text))
+def printable(text) -> str:
+    """The one sanitiser for every value that reaches a terminal; colour comes after it."""
+    return CONTROL.sub(_visible_escape, str(text))
+
+
+def _visible_escape(match) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
 
 
 def wants_colour(stream) -> bool:
@@ -73,10 +81,14 @@ class Narrator:
         self.fancy = "utf" in enc
 
     # -- low level -------------------------------------------------------------------
+    # Sanitise first, colour last: _paint is applied only to text that is already printable
+    # (our own marks, actor names, headings). Painting before the sanitiser ran made it
+    # mangle our own colour codes on every ✔ and ✘ line.
     def _paint(self, text: str, sgr: str) -> str:
         return f"\033[{sgr}m{text}\033[0m" if self.colour else text
 
     def _write(self, text: str, force: bool = False):
+        """One line that is already printable (and maybe painted): callers sanitise first."""
         if self.quiet and not force:
             return
         if not self.fancy:
@@ -91,15 +103,20 @@ class Narrator:
     # -- the story -------------------------------------------------------------------
     def step(self, number, title: str, flow: str | None = None):
         """A chapter heading: ── Step 2 · The PKCE secrets ──────── flow 9c1e"""
-        title, tag = printable(title), f" flow {printable(flow)}" if flow else ""
-        rule = "─" * max(4, 60 - len(title) - len(str(number)))
+        number, title = printable(number), printable(title)
+        tag = f" flow {printable(flow)}" if flow else ""
+        rule = "─" * max(4, 60 - len(title) - len(number))
         line = f"── Step {number} · {title} {rule}{tag}"
         self._write("")
         self._write(self._paint(line, "1"))
 
     def say(self, actor: str, text: str):
-        name = self._paint(actor.rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
-        self._write(f"  {name} │ {printable(text)}")
+        self._line(actor, printable(text))
+
+    def _line(self, actor: str, body: str):
+        """One actor's line; ``body`` is already printable and may carry our coloured mark."""
+        name = self._paint(printable(actor).rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
+        self._write(f"  {name} │ {body}")
 
     def value(self, actor: str, label: str, value, note: str = ""):
         tail = f"   ({note})" if note else ""
@@ -109,15 +126,19 @@ class Narrator:
         return abbreviate(value, self.show_tokens)
 
     def ok(self, actor: str, text: str):
-        self.say(actor, self._paint("✔ " if self.fancy else "OK ", "32") + text)
+        self._line(actor, self._mark("✔ ", "OK ", "32") + printable(text))
 
     def fail(self, actor: str, text: str):
-        self.say(actor, self._paint("✘ " if self.fancy else "FAIL ", "31") + text)
+        self._line(actor, self._mark("✘ ", "FAIL ", "31") + printable(text))
+
+    def _mark(self, fancy: str, plain: str, sgr: str) -> str:
+        return self._paint(fancy if self.fancy else plain, sgr)
 
     def banner(self, lines):
-        """Start-up lines: printed even with --quiet, because they say where to go."""
+        """Start-up lines: printed even with --quiet, because they say where to go.
+        One string per line: a newline inside one is shown as \\n, like any other."""
         for line in lines:
-            self._write(line, force=True)
+            self._write(printable(line), force=True)
 
     def error(self, text: str):
-        self._write(self._paint(text, "31"), force=True)
+        self._write(self._paint(printable(text), "31"), force=True)

@@ -21,25 +21,25 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import pkce
 
 from .errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
                      IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
-                     ProviderUnreachable, UnknownKey)
+                     ProviderUnreachable, RevokedToken, UnknownKey)
 from .httpkit import LOOPBACK_HOSTS
 from .jwtkit import check_time, rsa_public_key_from_jwk, verify_jwt
 from .narrator import Narrator, mask_secret
+from .tables import ExpiringTable
 
 HTTP_TIMEOUT = 10              # seconds for every call to the provider
 MAX_RESPONSE = 1024 * 1024     # bytes read from a provider answer
 ID_TOKEN_ALGORITHMS = ["RS256"]  # the allowlist; the token's own header never chooses
 LEEWAY = 60                    # seconds of clock skew tolerated for exp / iat
 PENDING_TTL = 600              # an unfinished login lives 10 minutes
-PENDING_MAX = 5000             # and at most this many wait at once (oldest evicted)
-JWKS_REFETCH_INTERVAL = 10     # an unknown kid refetches the JWKS at most this often
+PENDING_MAX = 5000             # and at most this many wait at once (then new ones get a 503)
+JWKS_REFETCH_INTERVAL = 10     # after the first, unknown kids refetch the JWKS at most this often
 STATE_BYTES = 32               # 256 bits: RFC 6749 §10.10 wants it unguessable
 
 
@@ -87,6 +87,8 @@ def parse_json_answer(url: str, raw: bytes, status: int) -> dict:
         snippet = raw[:80].decode("utf-8", "replace")
         raise ProviderBadResponse(f"{url} answered HTTP {status} with something that is not "
                                   f"JSON: {snippet!r}") from err
+    except RecursionError as err:   # a hostile provider's "[[[[…": one recursion per level
+        raise ProviderBadResponse(f"{url} answered JSON nested too deeply to read.") from err
     if not isinstance(data, dict):
         raise ProviderBadResponse(f"{url} answered JSON that is not an object.")
     return data
@@ -97,17 +99,26 @@ def parse_json_answer(url: str, raw: bytes, status: int) -> dict:
 class JWKSCache:
     """The provider's public keys, fetched from jwks_uri and never from a token.
 
-    An unknown kid means the provider may have rotated its keys: fetch again, but at
-    most once per JWKS_REFETCH_INTERVAL, so forged kids cannot make us hammer it.
+    An unknown kid means the provider may have rotated its keys: fetch again. The first
+    unknown kid refetches at once (a rotation just after our first fetch must not fail
+    the next login); later ones at most once per JWKS_REFETCH_INTERVAL, so forged kids
+    cannot make us hammer the provider.
     """
 
-    def __init__(self, jwks_uri: str, *, clock=time.time, timeout: float = HTTP_TIMEOUT):
+    def __init__(self, jwks_uri: str, *, clock=time.time, timeout: float = HTTP_TIMEOUT,
+                 pinned=None):
         self.jwks_uri = jwks_uri
         self.clock = clock
         self.timeout = timeout
         self.keys: dict = {}
         self.fetched_at = None
+        self.kid_refetched_at = None   # when an unknown kid last made us fetch again
         self.lock = threading.Lock()
+        # A key known out of band (the CLI's own cached signing key): the only one trusted,
+        # and jwks_uri is never fetched, so the server cannot add a key of its own later.
+        self.pinned = pinned
+        if pinned is not None:
+            self.keys, self.fetched_at = {pinned.kid: pinned}, clock()
 
     def refresh(self):
         status, doc = http_json(self.jwks_uri, timeout=self.timeout)
@@ -115,26 +126,42 @@ class JWKSCache:
             raise ProviderBadResponse(f"{self.jwks_uri} did not return a JWKS (HTTP {status}).")
         keys = {}
         for jwk in doc["keys"]:
-            if jwk.get("kty") == "RSA" and jwk.get("use", "sig") == "sig":
-                try:
-                    key = rsa_public_key_from_jwk(jwk)
-                except OAuth2Error:
-                    continue  # a key we cannot use (too short, other alg) is just skipped
-                keys[jwk.get("kid") or key.kid] = key
+            key = self._usable_key(jwk)
+            if key is not None:
+                kid = jwk.get("kid")
+                keys[kid if isinstance(kid, str) and kid else key.kid] = key
         self.keys, self.fetched_at = keys, self.clock()
+
+    @staticmethod
+    def _usable_key(jwk):
+        """An RS256 verification key, or None: a key we refuse (too short or too long, a bad
+        exponent, zero-padded, for encryption, not even an object) is skipped, never fatal."""
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
+            return None
+        try:
+            return rsa_public_key_from_jwk(jwk)
+        except OAuth2Error:
+            return None
 
     def key_for_kid(self, kid):
         with self.lock:
-            if self.fetched_at is None:
+            first_fetch = self.fetched_at is None
+            if first_fetch:
                 self.refresh()
             key = self._find(kid)
-            if key is None and self.clock() - self.fetched_at >= JWKS_REFETCH_INTERVAL:
+            if (key is None and not first_fetch and self.pinned is None
+                    and self._may_refetch_for_unknown_kid()):
+                self.kid_refetched_at = self.clock()   # set first: a failed fetch counts too
                 self.refresh()
                 key = self._find(kid)
         if key is None:
             # The kid is the attacker's text: it is not repeated back (it would reach a header).
             raise UnknownKey("No key with the token's kid in the provider's JWKS.")
         return key
+
+    def _may_refetch_for_unknown_kid(self) -> bool:
+        return (self.kid_refetched_at is None
+                or self.clock() - self.kid_refetched_at >= JWKS_REFETCH_INTERVAL)
 
     def _find(self, kid):
         if kid is None:
@@ -165,11 +192,14 @@ class AuthRequest:
 
 
 class PendingLogins:
-    """Logins waiting for their callback, keyed by state: bounded, expiring, single use."""
+    """Logins waiting for their callback, keyed by state: bounded, expiring, single use.
+
+    Full means "503, come back later" for a NEW login: a flood of GET /login must never
+    push out a login someone is in the middle of."""
 
     def __init__(self, limit: int = PENDING_MAX, ttl: int = PENDING_TTL, clock=time.time):
-        self.limit, self.ttl, self.clock = limit, ttl, clock
-        self.table: OrderedDict = OrderedDict()
+        self.ttl, self.clock = ttl, clock
+        self.table = ExpiringTable(limit, "logins waiting for their callback")
         self.lock = threading.Lock()
 
     def __len__(self):
@@ -177,9 +207,7 @@ class PendingLogins:
 
     def add(self, req: AuthRequest):
         with self.lock:
-            self.table[req.state] = req
-            while len(self.table) > self.limit:
-                self.table.popitem(last=False)   # a flood evicts the oldest, memory stays flat
+            self.table.add(req.state, req, expires=req.created + self.ttl, now=self.clock())
 
     def take(self, state: str | None, browser: str) -> AuthRequest:
         """RFC 6749 §10.12: the state must be one we issued, to this browser, unused, fresh."""
@@ -187,19 +215,18 @@ class PendingLogins:
             raise InvalidState("The callback has no state: it did not come from a login "
                                "this app started.")
         with self.lock:
-            req = self.table.pop(state, None)   # popped first: a state works exactly once
+            req = self.table.pop(state, self.clock())   # popped first: a state works once
         if req is None:
-            raise InvalidState("Unknown or already used state. This callback was not started "
-                               "by this app (CSRF), was replayed, or waited too long.")
-        if self.clock() - req.created > self.ttl:
-            raise InvalidState("This login took longer than 10 minutes; start again.")
+            raise InvalidState("Unknown, expired or already used state. This callback was not "
+                               "started by this app (CSRF), was replayed, or waited more than "
+                               "10 minutes.")
         if not hmac.compare_digest(req.browser.encode(), browser.encode()):
             raise InvalidState("This state was issued to a different browser (login CSRF).")
         return req
 
     def peek(self, state: str):
         with self.lock:
-            return self.table.get(state)
+            return self.table.get(state, self.clock())
 
 
 @dataclass
@@ -241,6 +268,11 @@ class OIDCClient:
         self.metadata = meta
         self.jwks = JWKSCache(meta["jwks_uri"], clock=self.clock, timeout=self.timeout)
         return meta
+
+    def pin_key(self, key):
+        """Trust exactly this key for the provider's signatures (see JWKSCache, pinned)."""
+        self.jwks = JWKSCache(self.jwks.jwks_uri, clock=self.clock, timeout=self.timeout,
+                              pinned=key)
 
     # == Steps 2 and 3: the PKCE secrets and the redirect ======================================
     def begin(self, redirect_uri: str, *, browser: str = "", scope: str = "openid profile email",
@@ -337,9 +369,7 @@ class OIDCClient:
             if "client_secret_post" in methods:
                 data["client_secret"] = secret
             else:
-                pair = (urllib.parse.quote_plus(self.provider.client_id) + ":" +
-                        urllib.parse.quote_plus(secret))
-                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+                headers["Authorization"] = basic_authorization(self.provider.client_id, secret)
         return data, headers
 
     def exchange_code(self, code: str, req: AuthRequest) -> dict:
@@ -446,7 +476,9 @@ class OIDCClient:
 
     # == Step 10: access tokens at the protected API ==============================================
     def validate_access_token(self, token: str | None) -> dict:
-        """A JWT for our audience is checked locally; anything else is asked of /userinfo."""
+        """A JWT for our audience is checked locally, then (when the provider offers RFC 7662
+        and we hold resource-server credentials) the issuer is asked whether it is still
+        active; anything else is asked of /userinfo. Returns what each check said."""
         if not token:
             raise InvalidToken("Send a session cookie or 'Authorization: Bearer <access_token>'.")
         if self.provider.audience and token.count(".") == 2:
@@ -454,11 +486,52 @@ class OIDCClient:
                                    key_for_kid=self.jwks.key_for_kid)
             self.check_issuer_and_audience(claims, self.provider.audience)
             check_time(claims, now=self.clock(), leeway=LEEWAY)
+            checks = {"local_jwt": LOCAL_JWT_OK, "authorization_server": self.ask_issuer(token)}
             return {"how": "jwt", "claims": claims, "sub": claims.get("sub"),
-                    "scope": claims.get("scope", ""), "exp": claims.get("exp")}
+                    "scope": claims.get("scope", ""), "exp": claims.get("exp"), "checks": checks}
         info = self.userinfo(token)
         return {"how": "userinfo", "claims": info, "sub": info.get("sub"), "scope": None,
-                "exp": None}
+                "exp": None, "checks": {"local_jwt": "not a JWT for this API: not checked locally",
+                                        "authorization_server": "active (its /userinfo "
+                                                                "accepted the token)"}}
+
+    def ask_issuer(self, token: str) -> str:
+        """The half of the answer a local JWT check cannot give: has the issuer revoked it?"""
+        answer = self.introspect(token)
+        if answer is None:
+            return self.why_not_introspected()
+        if answer.get("active") is not True:
+            raise RevokedToken("The signature, iss, aud and exp are fine locally, but the "
+                               "authorization server says this token is no longer active "
+                               "(revoked): RFC 7662.",
+                               details={"checks": {"local_jwt": LOCAL_JWT_OK,
+                                                   "authorization_server": CHECK_FAILED + "active: "
+                                                   "revoked, or unknown to it"}})
+        return "active (RFC 7662 introspection)"
+
+    def why_not_introspected(self) -> str:
+        if not self.metadata.get("introspection_endpoint"):
+            return ("not asked: this provider offers no introspection endpoint, so a revoked "
+                    "token is accepted here until its exp (keep access tokens short-lived)")
+        return ("not asked: no resource-server credentials are configured (OIDC_INTROSPECTION_*), "
+                "so a revoked token is accepted here until its exp")
+
+    def introspect(self, token: str) -> dict | None:
+        """RFC 7662 §2.1: the resource server authenticates and asks about one token.
+        None when the provider has no endpoint or we hold no credentials for it."""
+        endpoint = self.metadata.get("introspection_endpoint")
+        client_id = self.provider.introspection_client_id
+        secret = self.provider.introspection_client_secret
+        if not (endpoint and client_id and secret):
+            return None
+        status, body = http_json(endpoint, data={"token": token,
+                                                 "token_type_hint": "access_token"},
+                                 headers={"Authorization": basic_authorization(client_id, secret)},
+                                 timeout=self.timeout)
+        if status != 200 or not isinstance(body.get("active"), bool):
+            raise ProviderBadResponse(f"The introspection endpoint answered HTTP {status} "
+                                      "without an 'active' member.")
+        return body
 
     def userinfo(self, access_token: str) -> dict:
         endpoint = self.metadata.get("userinfo_endpoint")
@@ -504,6 +577,21 @@ class OIDCClient:
         # Logout §2 accepts client_id in its place.
         params = {"client_id": self.provider.client_id, "post_logout_redirect_uri": return_to}
         return endpoint + "?" + urllib.parse.urlencode(params)
+
+
+LOCAL_JWT_OK = "valid: RS256 signature (JWKS key), iss, aud, exp, iat"
+CHECK_FAILED = "NOT "   # how a sentence in an API answer's "checks" says that check failed
+
+
+def check_passed(said: str) -> bool:
+    """Whether one sentence of an API answer's "checks" reports a pass."""
+    return not said.startswith(CHECK_FAILED)
+
+
+def basic_authorization(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1: client_id and secret are form-urlencoded, joined by ':', base64'd."""
+    pair = urllib.parse.quote_plus(client_id) + ":" + urllib.parse.quote_plus(secret)
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
 def require(condition: bool, description: str):

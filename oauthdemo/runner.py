@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from . import authserver, httpkit, paths, settings as settings_mod
 from .errors import ConfigError, OAuth2Error
 from .jwtkit import SigningKeyStore
-from .narrator import Narrator, mask_secret
+from .narrator import Narrator, mask_secret, printable
 from .oidc_client import OIDCClient
 
 SWITCH_INTERVAL = 0.001   # seconds; see serve()
@@ -79,9 +79,9 @@ class Running:
                 server.server_close()
 
 
-def bind(handler_cls, host: str, port: int, app, what: str, flag: str):
+def bind(handler_cls, host: str, port: int, app, what: str, flag: str, public_host: str = ""):
     try:
-        return httpkit.start_server(handler_cls, host, port, app)[0]
+        return httpkit.start_server(handler_cls, host, port, app, public_host)[0]
     except OSError as err:
         if err.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
             raise ConfigError(f"Port {port} ({what}) is already in use — is another copy of the "
@@ -97,7 +97,7 @@ def start_embedded(cfg, narrator, clock, keys=None):
         keys.start()
     auth = authserver.AuthorizationServer(keys, narrator=narrator, clock=clock, **cfg.embedded)
     server = bind(authserver.AuthServerHandler, cfg.host, cfg.idp_port, auth,
-                  "embedded authorization server", "--idp-port")
+                  "embedded authorization server", "--idp-port", cfg.public_host)
     auth.set_issuer(httpkit.server_url(server))
     return auth, server
 
@@ -105,7 +105,8 @@ def start_embedded(cfg, narrator, clock, keys=None):
 def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, keys=None) -> Running:
     """Bind the app, start the embedded server if no provider is configured, discover."""
     narrator = narrator or Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
-    app_server = bind(handler_cls, cfg.host, cfg.port, None, "the app", "--port")
+    app_server = bind(handler_cls, cfg.host, cfg.port, None, "the app", "--port",
+                      cfg.public_host)
     app_url = httpkit.server_url(app_server)
     auth = auth_server = None
     try:
@@ -118,6 +119,9 @@ def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, key
             cfg.provider.issuer = auth.issuer
             cfg.provider.client_id = auth.web_client_id
             cfg.provider.audience = cfg.provider.audience or auth.audience
+            api = auth.clients[auth.resource_client_id]   # the app's API, as a resource server
+            cfg.provider.introspection_client_id = api.client_id
+            cfg.provider.introspection_client_secret = api.secret
         client = OIDCClient(cfg.provider, narrator=narrator, clock=clock)
         client.discover()
     except BaseException:
@@ -173,7 +177,8 @@ def serve(argv, app_cls, handler_cls) -> int:
         narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
         running = start_demo(cfg, app_cls=app_cls, handler_cls=handler_cls, narrator=narrator)
     except OAuth2Error as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
-        print(f"Cannot start: {err.description}", file=sys.stderr)
+        # It may quote a provider's answer or a setting: printable, like the narration.
+        print(f"Cannot start: {printable(err.description)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -14,16 +14,21 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
 PROVIDER_KEYS = {
     "AUTH0": ("AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE"),
-    "OIDC": ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUDIENCE"),
+    "OIDC": ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUDIENCE",
+             "OIDC_INTROSPECTION_CLIENT_ID", "OIDC_INTROSPECTION_CLIENT_SECRET"),
 }
 EMBEDDED_KEYS = ("EMBEDDED_WEB_CLIENT_ID", "EMBEDDED_CLI_CLIENT_ID",
                  "EMBEDDED_BACKEND_CLIENT_ID", "EMBEDDED_BACKEND_CLIENT_SECRET")
-OTHER_KEYS = ("OAUTH_SCOPE", "OAUTH_REDIRECT_HOST", "BACKEND_CLIENT_ID",
+OTHER_KEYS = ("OAUTH_SCOPE", "OAUTH_REDIRECT_HOST", "OAUTH_PUBLIC_HOST", "BACKEND_CLIENT_ID",
               "BACKEND_CLIENT_SECRET", "BACKEND_DB")
 DEFAULT_SCOPE = "openid profile email offline_access"
+# A name or address the servers answer to besides localhost (httpkit.allowed_hosts): no
+# scheme, no port (each server adds its own), no path.
+PUBLIC_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"   # name or IPv4
+                         r"|\[[0-9A-Fa-f:.]{2,45}\]")                           # [IPv6]
 
 
 def parse_env_file(text: str) -> dict:
@@ -32,7 +37,7 @@ def parse_env_file(text: str) -> dict:
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        match = ENV_LINE.match(line)
+        match = ENV_LINE.fullmatch(line)
         if not match:
             raise ConfigError(f".env line {number} is not KEY=VALUE: {line.strip()[:40]!r}")
         key, value = match.groups()
@@ -69,6 +74,9 @@ class Provider:
     client_id: str = ""
     client_secret: str | None = None
     audience: str | None = None
+    # RFC 7662: the protected API's own credentials for asking whether a token is revoked
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = None
 
     @property
     def label(self) -> str:
@@ -85,6 +93,7 @@ class Settings:
     show_tokens: bool = False
     quiet: bool = False
     scope: str = DEFAULT_SCOPE
+    public_host: str = ""      # OAUTH_PUBLIC_HOST: served besides the loopback names
     provider: Provider = field(default_factory=lambda: Provider("embedded"))
     embedded: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)   # every key read, for the other commands
@@ -109,7 +118,9 @@ def pick_provider(values: dict) -> Provider:
     if oidc:
         return Provider("oidc", values["OIDC_ISSUER"].strip(), values["OIDC_CLIENT_ID"],
                         values.get("OIDC_CLIENT_SECRET") or None,
-                        values.get("OIDC_AUDIENCE") or None)
+                        values.get("OIDC_AUDIENCE") or None,
+                        values.get("OIDC_INTROSPECTION_CLIENT_ID") or None,
+                        values.get("OIDC_INTROSPECTION_CLIENT_SECRET") or None)
     return Provider("embedded", client_id=values.get("EMBEDDED_WEB_CLIENT_ID") or "demo-web-app")
 
 
@@ -139,6 +150,7 @@ def build(args, environ=None) -> Settings:
     values = gather(env_file, environ)
     settings = Settings(values=values, provider=pick_provider(values))
     settings.scope = values.get("OAUTH_SCOPE") or DEFAULT_SCOPE
+    settings.public_host = public_host(values.get("OAUTH_PUBLIC_HOST", ""))
     settings.embedded = {
         "web_client_id": values.get("EMBEDDED_WEB_CLIENT_ID") or "demo-web-app",
         "native_client_id": values.get("EMBEDDED_CLI_CLIENT_ID") or "demo-cli",
@@ -158,6 +170,14 @@ def build(args, environ=None) -> Settings:
         settings.open_browser = False
     check_ports(settings)
     return settings
+
+
+def public_host(value: str) -> str:
+    value = value.strip()
+    if value and not PUBLIC_HOST.fullmatch(value):
+        raise ConfigError("OAUTH_PUBLIC_HOST must be a host name or address alone, without "
+                          "scheme or port: for example demo.example.org or 192.168.1.20.")
+    return value.lower()
 
 
 def check_ports(settings: Settings):

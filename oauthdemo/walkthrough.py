@@ -18,10 +18,12 @@ import time
 from dataclasses import dataclass, field
 
 from . import attacks
-from .authserver import DEMO_USERS, BoundedTable, token_hash
+from .authserver import DEMO_USERS
 from .httpkit import Markup, Response, esc, render
 from .narrator import abbreviate
-from .oidc_client import ID_TOKEN_ALGORITHMS, PARAM_NOTES, describe_claim, human_duration
+from .tables import BoundedTable
+from .oidc_client import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_passed, describe_claim,
+                          human_duration)
 
 FLOWS_MAX = 1000          # browsers whose latest login is remembered (oldest evicted)
 FLOW_TTL = 8 * 3600       # no longer than a session lives
@@ -189,23 +191,20 @@ def server_transaction(view: FlowView):
     """The embedded server's stored request for this login, while it waits for the user."""
     if view.auth is None:
         return None
-    with view.auth.lock:
-        return next((t for t in view.auth.txns.values() if t.state == view.state), None)
+    return view.auth.transaction_for_state(view.state)
 
 
 def server_code_record(view: FlowView):
     code = view.trace.get("callback", {}).get("code")
     if view.auth is None or not code:
         return None
-    with view.auth.lock:
-        return view.auth.codes.get(token_hash(code))
+    return view.auth.code_record(code)
 
 
 def pkce_entry(view: FlowView) -> dict | None:
     if view.auth is None:
         return None
-    with view.auth.lock:
-        return view.auth.pkce_log.get(view.trace.get("challenge"))
+    return view.auth.pkce_record(view.trace.get("challenge"))
 
 
 # == small HTML pieces (every value through esc) ============================================
@@ -420,11 +419,18 @@ def detail_tokens(view: FlowView) -> str:
             + section("Signature and checks", signature_checks(view)))
 
 
+# The refresh token is the long-lived credential: it never goes to the browser, not even
+# behind a reveal widget on a teaching page (anything in the HTML is in the browser).
+NEVER_REVEALED = {"refresh_token": "kept on the server only: it never goes to the browser"}
+
+
 def token_response_table(view: FlowView) -> str:
     resp, held = view.trace.get("token_response", {}), view.tokens is not None
     rows = []
     for name, value in resp.items():
-        if name.endswith("_token"):
+        if name in NEVER_REVEALED:
+            rows.append((name, code(abbreviate(value), ""), NEVER_REVEALED[name]))
+        elif name.endswith("_token"):
             rows.append((name, token_reveal(value, held), ""))
         elif name == "expires_in" and isinstance(value, int):
             rows.append((name, code(value, ""), f"seconds: {human_duration(value)}"))
@@ -462,9 +468,32 @@ def detail_session(view: FlowView) -> str:
         ("browser holds", code("demo_session", ""), "a random id: HttpOnly, SameSite=Lax"),
         ("server holds", esc("access, ID and refresh tokens"), "never in a URL or in page script"),
         ("access token", esc(f"good for {human_duration(expires)}" if expires else "—"), ""),
-    ]) + ('<p class="actions"><a class="button" href="/api/protected">Call the protected '
-          'API</a></p><p class="note">The API takes the session cookie, or '
-          '<code>Authorization: Bearer &lt;access_token&gt;</code> from a terminal.</p>')
+    ]) + api_checks(view) + (
+        '<p class="actions"><a class="button" href="/api/protected">Call the protected '
+        'API</a></p><p class="note">The API takes the session cookie, or '
+        '<code>Authorization: Bearer &lt;access_token&gt;</code> from a terminal.</p>')
+
+
+API_CHECK_NAMES = (("local_jwt", "Checked locally (signature, iss, aud, exp)"),
+                   ("authorization_server", "Asked the authorization server (RFC 7662)"))
+
+
+def api_checks(view: FlowView) -> str:
+    """The last API call of this session, both checks side by side: a signature and an exp
+    can be fine while the issuer has revoked the token, and only the issuer knows that."""
+    checks = view.trace.get("api_checks")
+    if not checks:
+        return ""
+    rows = "".join(api_check_row(key, label, checks.get(key, "—")) for key, label in API_CHECK_NAMES)
+    return section("The last call to /api/protected",
+                   f'<div class="table-scroll"><table class="kv" id="api-checks">{rows}</table></div>')
+
+
+def api_check_row(key: str, label: str, said: str) -> str:
+    passed = check_passed(said)
+    return (f'<tr data-check="{esc(key)}" data-ok="{"true" if passed else "false"}">'
+            f'<th scope="row">{esc(label)}</th><td>{check_list([(passed, said)])}</td></tr>')
+
 
 
 DETAILS = {1: detail_login, 2: detail_pkce, 3: detail_redirect, 4: detail_store,

@@ -65,3 +65,8 @@ def log_in(running, user: str = "alice", browser: ScriptedBrowser | None = None)
 def query_of(url: str) -> dict:
     """The query parameters of a URL, e.g. of a redirect's Location."""
     return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+def latest_session(running):
+    """The newest live session of the app (tests log in once, so it is theirs)."""
+    return running.app.sessions.values(running.app.clock())[-1]

@@ -14,7 +14,7 @@ from oauthdemo import attacks
 from oauthdemo.settings import Provider
 from oauthdemo.useragent import ScriptedBrowser
 
-from .demo_fixtures import demo_settings, log_in, query_of, start_test_demo
+from .demo_fixtures import demo_settings, latest_session, log_in, query_of, start_test_demo
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -73,12 +73,16 @@ class EmbeddedAttackTest(unittest.TestCase):
     def test_attack_code_replay_revokes_the_first_tokens(self):
         result = attacks.attack_code_replay(self.lab, browser="victim")
         self.assert_refused(result, "invalid_grant", 403)
-        userinfo, refresh = result["extra"]
+        userinfo, refresh, api = result["extra"]
         self.assertEqual(userinfo["status"], 401)            # the first access token is dead
         self.assertEqual(userinfo["body"]["error"], "invalid_token")
         self.assertTrue(userinfo["revoked"])
         self.assertEqual(refresh["body"]["error"], "invalid_grant")
         self.assertTrue(refresh["revoked"])
+        # The card tells the truth: locally the token still looks fine; the server says no.
+        self.assertEqual((api["status"], api["body"]["error"]), (401, "invalid_token"))
+        self.assertTrue(api["body"]["checks"]["local_jwt"].startswith("valid"))
+        self.assertTrue(api["body"]["checks"]["authorization_server"].startswith("NOT"))
 
     def test_attack_forged_callback_state(self):
         pending_before = len(self.running.app.pending)
@@ -110,7 +114,7 @@ class EmbeddedAttackTest(unittest.TestCase):
 
     def test_id_token_attacks_use_this_browsers_own_token(self):
         browser = log_in(self.running)
-        session = next(iter(self.running.app.sessions.values()))
+        session = latest_session(self.running)
         result = attacks.attack_tampered_id_token(self.lab, browser=browser_id(browser),
                                                   tokens=session.tokens)
         self.assertIn("your own ID token", result["tried"])
@@ -228,7 +232,7 @@ class InterceptedCodeTest(unittest.TestCase):
         owner = browser_id(browser)
         self.assertEqual(self.lab.codes_waiting(owner), 1)
         auth = self.provider_demo.auth
-        self.assertFalse(any(rec.used for rec in auth.codes.values()))
+        self.assertFalse(any(rec.used for rec in auth.codes.values(auth.now())))
         result = attacks.attack_stolen_code_wrong_verifier(self.lab, browser=owner)
         self.assertEqual((result["error"], result["rejected"]), ("invalid_grant", True))
         self.assertIn("intercepted from your own login", result["tried"])

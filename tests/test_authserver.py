@@ -3,10 +3,8 @@ refresh rotation, /userinfo, revocation, logout, and bad input. RFC 6749, 7636, 
 from __future__ import annotations
 
 import json
-import socket
 import unittest
 import urllib.parse
-from unittest import mock
 
 import pkce
 from oauthdemo import authserver, errors
@@ -14,6 +12,7 @@ from oauthdemo.oidc_client import http_json
 from oauthdemo.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, query_of, start_test_demo
+from .support import send_raw
 
 
 
@@ -144,14 +143,6 @@ class TestAuthorizeEndpoint(AuthServerCase):
         self.assertEqual(params["state"], "st-123")
         self.assertNotIn("code", params)
 
-    def test_authorize_flood_keeps_memory_bounded(self):
-        self.auth.txns.limit = 50
-        for _ in range(200):
-            self.browser.get(self.authorize_url())
-        self.assertEqual(len(self.auth.txns), 50)
-        # the newest request still works after the flood
-        self.assertIn("code", query_of(self.browser.login_at_provider(self.authorize_url())))
-
 
 class TestTokenEndpoint(AuthServerCase):
     def test_code_exchange_returns_signed_tokens(self):
@@ -248,33 +239,15 @@ class TestTokenEndpoint(AuthServerCase):
 
 
 class TestBoundsAndRaces(AuthServerCase):
-    def test_grants_table_is_bounded(self):
-        self.auth.families.limit = 3
-        for _ in range(5):
-            self.assertEqual(self.redeem(self.get_code())[0], 200)
-        self.assertEqual(len(self.auth.families), 3)
-
-    def test_refresh_history_per_grant_is_bounded(self):
-        _, tokens = self.redeem(self.get_code())
-        with mock.patch.object(authserver, "FAMILY_TOKENS_MAX", 3):
-            for _ in range(6):
-                status, tokens = self.token(grant_type="refresh_token", client_id="demo-web-app",
-                                            refresh_token=tokens["refresh_token"])
-                self.assertEqual(status, 200)
-        family = next(iter(self.auth.families.values()))
-        self.assertLessEqual(len(family.refresh_hashes), 3)
-        self.assertLessEqual(len(family.jtis), 4)
-
     def test_tokens_signed_while_the_grant_is_revoked_are_dead(self):
         """A replay can revoke the grant between the code check and the signing; the
         tokens being signed then must not come out alive (RFC 6749 §4.1.2)."""
-        self.redeem(self.get_code())
-        family_id = next(iter(self.auth.families))
-        self.auth.revoke_family(family_id, "test: a replay arrived")
-        before = len(self.auth.revoked_jtis)
+        _, tokens = self.redeem(self.get_code())
+        grant = self.auth.grants.values(self.auth.now())[-1]
+        self.auth.revoke_grant(grant.grant_id, "test: a replay arrived")
         with self.assertRaises(errors.InvalidGrant):
-            self.auth.issue_tokens(family_id, include_refresh=False)
-        self.assertEqual(len(self.auth.revoked_jtis), before + 1)
+            self.auth.issue_tokens(grant, include_refresh=False)
+        self.assertEqual(self.userinfo(tokens["access_token"])[0], 401)
 
     def test_unknown_kid_with_any_characters_is_a_clean_401(self):
         from oauthdemo.jwtkit import encode_jwt
@@ -341,15 +314,7 @@ class TestUserinfoRevokeLogout(AuthServerCase):
 
 class TestBadInput(AuthServerCase):
     def raw(self, data: bytes) -> bytes:
-        host, port = urllib.parse.urlsplit(self.issuer).netloc.split(":")
-        with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as sock:
-            sock.sendall(data)
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
+        return send_raw(urllib.parse.urlsplit(self.issuer).port, data)
 
     def test_invalid_json_is_400_json(self):
         resp = self.raw(b"POST /oauth/token HTTP/1.0\r\nContent-Type: application/json\r\n"

@@ -26,7 +26,7 @@ from oauthdemo.oidc_client import AuthRequest, PendingLogins, http_json
 from oauthdemo.useragent import ScriptedBrowser
 
 from .demo_fixtures import start_test_demo
-from .support import shared_rsa_key
+from .support import cache_signing_key, shared_rsa_key
 
 COMMAND_DEADLINE = 30    # seconds a command thread may take before the test fails
 
@@ -99,6 +99,7 @@ class LoginCase(IsolatedCommandCase):
         super().setUp()
         self.running, self.console = start_test_demo()
         self.addCleanup(self.running.stop)
+        cache_signing_key(self.cache_dir)   # the running demo's key, so the CLI trusts it
         self.auth = self.running.auth
         self.idp_port = urllib.parse.urlsplit(self.auth.issuer).port
         self.cache_file = self.cache_dir / "tokens.json"

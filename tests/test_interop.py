@@ -20,7 +20,7 @@ from oauthdemo import settings
 from oauthdemo.useragent import ScriptedBrowser
 
 from . import interop_support
-from .demo_fixtures import demo_settings, log_in, start_test_demo
+from .demo_fixtures import demo_settings, latest_session, log_in, start_test_demo
 
 
 def have(module: str) -> bool:
@@ -62,7 +62,7 @@ class TestAuthlibAndPyJWTAgainstEmbeddedServer(unittest.TestCase):
                                         "PyJWT[crypto] is not installed")
         import jwt
         log_in(self.running)
-        tokens = next(iter(self.running.app.sessions.values())).tokens
+        tokens = latest_session(self.running).tokens
         client = jwt.PyJWKClient(self.meta["jwks_uri"])
         issuer = self.meta["issuer"]
         id_key = client.get_signing_key_from_jwt(tokens["id_token"])

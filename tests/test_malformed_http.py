@@ -14,6 +14,7 @@ import unittest
 from oauthdemo.httpkit import MAX_BODY
 
 from .demo_fixtures import start_test_demo
+from .support import send_raw
 
 RAW_TIMEOUT = 5                 # seconds; a server that never answers fails instead of hanging
 LINE_LIMIT = 65536              # http.server's longest request or header line
@@ -23,15 +24,9 @@ SCRIPT = b"<script>alert(1)</script>"
 
 def raw_exchange(port: int, data: bytes) -> tuple:
     """Send bytes, read until the server closes. Returns (status, headers, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=RAW_TIMEOUT) as sock:
-        sock.sendall(data)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    # The servers answer only to their own port (DNS rebinding): request() cannot know it.
+    data = data.replace(b"\r\nHost: localhost\r\n", b"\r\nHost: localhost:%d\r\n" % port, 1)
+    head, _, body = send_raw(port, data, RAW_TIMEOUT).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
     for line in lines[1:]:
