@@ -203,11 +203,12 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
             return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
         session = self.app.new_session(result)
         self.app.narrator.ok("your app", f"logged in {result.id_claims.get('name') or result.id_claims['sub']}"
-                                         "; tokens kept on the server, the browser gets only a "
+                                         "; tokens kept on the server, the browser gets a "
                                          "session cookie")
         resp = httpkit.redirect("/", 303)   # 303: a reload of the next page cannot resend the code
-        return resp.set_cookie(SESSION_COOKIE, session.sid, max_age=SESSION_TTL,
-                               secure=self.app.secure_cookies)
+        # No Max-Age: the cookie lasts while the browser is open, and the server ends the
+        # session after SESSION_TTL without use (each use extends it).
+        return resp.set_cookie(SESSION_COOKIE, session.sid, secure=self.app.secure_cookies)
 
     # == Chapter 10: the protected API ========================================================
     def chapter10_protected_api(self, req):

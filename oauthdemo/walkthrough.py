@@ -102,9 +102,12 @@ STEPS = (
           ("RFC 7517", RFC + "rfc7517"))),
     Step(10, "Logged in; the protected API", "303 / + session cookie → GET /api/protected",
          ((2, 1), (1, 2)),
-         "Your browser gets only a session cookie; the tokens stay on the server. The "
-         "protected API accepts the access token as a Bearer token.",
-         (("RFC 6750 §2.1", RFC + "rfc6750#section-2.1"),)),
+         "Your browser gets a session cookie; the tokens stay on the server (the profile "
+         "page shows the access token only so you can try the API with curl). The protected "
+         "API checks the access token locally, then asks the authorization server whether "
+         "it is still active: only the server knows if it was revoked.",
+         (("RFC 6750 §2.1", RFC + "rfc6750#section-2.1"),
+          ("RFC 7662 §2", RFC + "rfc7662#section-2"))),
 )
 
 
