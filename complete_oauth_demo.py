@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from oauthdemo import attacks, backend, httpkit, runner, walkthrough
 from oauthdemo.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.httpkit import Markup, Response, esc, json_response, render
-from oauthdemo.oidc_client import (OIDCClient, PendingLogins, check_passed, describe_claim,
+from oauthdemo.oidc_client import (OIDCClient, PendingLogins, check_status, describe_claim,
                                    human_duration)
 from oauthdemo.tables import ExpiringTable
 
@@ -235,8 +235,10 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         """What the local JWT check and the authorization server each said, on the console and
         (for the session's own token) in the walkthrough's Step 10."""
         for name, said in (checks or {}).items():
-            mark = self.app.narrator.ok if check_passed(said) else self.app.narrator.fail
-            mark("your app", f"{API_CHECK_WORDS[name]}: {said}")
+            status = check_status(said)
+            narrate = {"passed": self.app.narrator.ok, "failed": self.app.narrator.fail,
+                       "not_checked": self.app.narrator.say}[status]
+            narrate("your app", f"{API_CHECK_WORDS[name]}: {said}")
         if session is not None and checks and token == session.tokens.get("access_token"):
             session.trace["api_checks"] = dict(checks)
 

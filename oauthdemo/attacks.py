@@ -479,7 +479,7 @@ def revocation_checks(lab: AttackLab, first: dict) -> list:
                                  timeout=lab.client.timeout)
         checks.append({"label": "The access token from the first redemption, at /userinfo",
                        "request": f"GET {endpoint}", "status": status, "body": shown_fields(body),
-                       "revoked": status == 401})
+                       "revoked": status == 401, "works": status == 200})
     if first.get("refresh_token"):
         data, headers = lab.client.with_client_auth({
             "grant_type": "refresh_token", "client_id": lab.client.provider.client_id,
@@ -493,7 +493,7 @@ def revocation_checks(lab: AttackLab, first: dict) -> list:
         checks.append(api_check(lab, first["access_token"]))
     for check in checks:
         lab.say(f"{check['label']}: HTTP {check['status']} "
-                f"{'(revoked)' if check['revoked'] else '(still works)'}")
+                f"{'(revoked)' if check['revoked'] else '(still works)' if check['works'] else '(no answer about it)'}")
     return checks
 
 
@@ -505,7 +505,7 @@ def api_check(lab: AttackLab, access_token: str) -> dict:
                              timeout=lab.client.timeout)
     return {"label": "The access token from the first redemption, at this app's API",
             "request": f"GET {url}", "status": status, "body": shown_fields(body),
-            "revoked": status == 401}
+            "revoked": status == 401, "works": status == 200}
 
 
 def attacker_callback(lab: AttackLab) -> tuple:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pkce
 
 from . import httpkit
-from .errors import (AccessDenied, FatalAuthorizeError, InvalidClient, InvalidGrant,
+from .errors import (AccessDenied, ConfigError, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
                      MissingCodeVerifier, OAuth2Error, RevokedToken, TableFull,
                      UnsupportedChallengeMethod, UnknownKey, UnsupportedGrantType,
@@ -57,7 +57,7 @@ REFRESH_TOKEN = re.compile(r"([A-Za-z0-9_-]{16})\.([0-9]{1,9})\.([A-Za-z0-9_-]{4
 # RFC 8252 §7.3: a native app's loopback redirect, any port, path /callback; written as
 # the whole allowed shape, so whitespace, controls, user info, a query or a fragment (all
 # of which could split a Location header or fool a lenient URL parser) never match.
-LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([0-9]{1,5}))?/callback")
+LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([1-9][0-9]{0,4}))?/callback")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_AUDIENCE = "urn:oauth-pkce-demo:api"   # the one API registered here, as in Auth0
 TOKEN_ALGORITHMS = ["RS256"]
@@ -182,6 +182,10 @@ class AuthorizationServer:
         self.revoked_jtis = ExpiringTable(REVOKED_MAX, "revoked access tokens")
         self.pkce_log = BoundedTable(PKCE_LOG_MAX)
         self.refresh_key = secrets.token_bytes(32)   # MACs refresh tokens; never leaves memory
+        ids = (web_client_id, native_client_id, backend_client_id, resource_client_id)
+        if len(set(ids)) != len(ids):   # one would silently replace another
+            raise ConfigError("The embedded server's client ids must all differ: "
+                              + ", ".join(ids) + ".")
         self.clients = {
             web_client_id: Client(web_client_id, "Walkthrough web app (public, PKCE)"),
             native_client_id: Client(native_client_id, "CLI login (native, loopback)",
@@ -413,9 +417,12 @@ class AuthorizationServer:
             record = self.codes.get(token_hash(code), now)
             self.check_code(record, client, params)
             self.check_pkce(record, params.get("code_verifier"))
+            # Without offline_access there is no refresh token: the grant then lives only as
+            # long as its access token, so one-off logins do not fill the table for 30 days.
+            lifetime = GRANT_TTL if "offline_access" in record.scope.split() else ACCESS_TOKEN_TTL
             grant = Grant(secrets.token_urlsafe(12), record.client_id, record.user, record.scope,
                           record.audience, record.nonce, record.auth_time,
-                          expires=int(now) + GRANT_TTL)
+                          expires=int(now) + lifetime)
             self.grants.add(grant.grant_id, grant, expires=grant.expires, now=now)
             record.used, record.grant_id = True, grant.grant_id
         return self.issue_tokens(grant, include_refresh="offline_access" in record.scope)

@@ -580,12 +580,15 @@ class OIDCClient:
 
 
 LOCAL_JWT_OK = "valid: RS256 signature (JWKS key), iss, aud, exp, iat"
-CHECK_FAILED = "NOT "   # how a sentence in an API answer's "checks" says that check failed
+CHECK_FAILED = "NOT "       # how a sentence in an API answer's "checks" says that check failed
+CHECK_SKIPPED = "not "      # … and that it was not made at all ("not asked: …")
 
 
-def check_passed(said: str) -> bool:
-    """Whether one sentence of an API answer's "checks" reports a pass."""
-    return not said.startswith(CHECK_FAILED)
+def check_status(said: str) -> str:
+    """One sentence of an API answer's "checks": "failed", "not_checked" or "passed"."""
+    if said.startswith(CHECK_FAILED):
+        return "failed"
+    return "not_checked" if said.startswith(CHECK_SKIPPED) else "passed"
 
 
 def basic_authorization(client_id: str, secret: str) -> str:

@@ -20,8 +20,6 @@ from collections import OrderedDict
 
 from .errors import TableFull
 
-RETRY_AFTER_MAX = 3600   # seconds; past an hour, "come back later" says nothing more useful
-
 
 class ExpiringTable:
     """key → value, each entry with its own expiry time; full means "refuse", never "evict"."""
@@ -80,9 +78,10 @@ class ExpiringTable:
             self._entries.popitem(last=False)
 
     def retry_after(self, now: float) -> int:
-        """Seconds until the soonest entry expires and frees a place."""
+        """Seconds until the soonest entry expires and frees a place: the honest answer,
+        however long that is."""
         soonest = min(expires for expires, _ in self._entries.values())
-        return int(min(max(1, soonest - now), RETRY_AFTER_MAX))
+        return int(max(1, soonest - now))
 
     def values(self, now: float) -> list:
         return [value for expires, value in self._entries.values() if expires > now]

@@ -22,7 +22,7 @@ from .authserver import DEMO_USERS
 from .httpkit import Markup, Response, esc, render
 from .narrator import abbreviate
 from .tables import BoundedTable
-from .oidc_client import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_passed, describe_claim,
+from .oidc_client import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_status, describe_claim,
                           human_duration)
 
 FLOWS_MAX = 1000          # browsers whose latest login is remembered (oldest evicted)
@@ -493,9 +493,11 @@ def api_checks(view: FlowView) -> str:
 
 
 def api_check_row(key: str, label: str, said: str) -> str:
-    passed = check_passed(said)
-    return (f'<tr data-check="{esc(key)}" data-ok="{"true" if passed else "false"}">'
-            f'<th scope="row">{esc(label)}</th><td>{check_list([(passed, said)])}</td></tr>')
+    """A passed or failed check gets its mark; one that was not made gets none (no ✔)."""
+    status = check_status(said)
+    cell = esc(said) if status == "not_checked" else check_list([(status == "passed", said)])
+    return (f'<tr data-check="{esc(key)}" data-status="{status}">'
+            f'<th scope="row">{esc(label)}</th><td>{cell}</td></tr>')
 
 
 
@@ -754,13 +756,20 @@ def result_html(result: dict) -> str:
              ("What stopped it", esc(result["stopped_by"])),
              ("The rule", f'<a class="spec" href="{esc(result["rule_url"])}">'
                           f'{esc(result["rule_label"])}</a> {esc(result["rule"])}')]
-    facts += [(x["label"], ('<p class="tag ok">✔ revoked</p>' if x["revoked"] else
-                            '<p class="tag bad">✘ still works</p>') + response_html(x))
-              for x in result.get("extra", [])]
+    facts += [(x["label"], revocation_tag(x) + response_html(x)) for x in result.get("extra", [])]
     rows = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts)
     sent = (f'<details class="sent"><summary>What the attacker sent</summary><p>'
             f'{esc(result["tried"])}</p>{pre_lines(result["sent"])}</details>')
     return f'{verdict_html(result)}<dl class="facts">{rows}</dl>{sent}'
+
+
+def revocation_tag(check: dict) -> str:
+    """Only a 200 means the token still works; another failure (a 502) proves nothing."""
+    if check["revoked"]:
+        return '<p class="tag ok">✔ revoked</p>'
+    if check.get("works", True):
+        return '<p class="tag bad">✘ still works</p>'
+    return '<p class="tag">no answer about it</p>'
 
 
 def verdict_html(result: dict) -> str:

@@ -191,8 +191,17 @@ class TestIntrospection(GrantCase):
         self.revoke(session.tokens["access_token"])
         self.assertEqual(browser.get(self.running.app_url + "/api/protected").status, 401)
         page = browser.get(self.running.app_url + "/walkthrough").text
-        self.assertRegex(page, r'data-check="local_jwt" data-ok="true"')
-        self.assertRegex(page, r'data-check="authorization_server" data-ok="false"')
+        self.assertRegex(page, r'data-check="local_jwt" data-status="passed"')
+        self.assertRegex(page, r'data-check="authorization_server" data-status="failed"')
+
+    def test_finding3_not_asked_is_never_shown_as_passed(self):
+        from oauthdemo.oidc_client import check_status
+        self.app.client.metadata.pop("introspection_endpoint")   # as at Auth0
+        tokens = self.tokens()
+        status, body = self.api({"Authorization": f"Bearer {tokens['access_token']}"})
+        self.assertEqual(status, 200)
+        self.assertEqual(check_status(body["checks"]["authorization_server"]), "not_checked")
+        self.assertNotIn("✔ asked the authorization server", self.console.getvalue())
 
 
 class TestRedirectUriShape(GrantCase):
@@ -204,7 +213,7 @@ class TestRedirectUriShape(GrantCase):
            "http://127.0.0.1:5000/call\tback", " http://127.0.0.1:5000/callback",
            "http://127.0.0.1:+80/callback", "http://user@127.0.0.1:80/callback",
            "http://127.0.0.1:5000/callback?", "http://127.0.0.1:5000/callback#",
-           "http://127.0.0.1:99999/callback", "http://127.0.0.1:0/callback",
+           "http://127.0.0.1:99999/callback", "http://127.0.0.1:0/callback", "http://127.0.0.1:00080/callback",
            "http://127.0.0.1:5000/callback/", "https://127.0.0.1:5000/callback",
            "http://127.0.0.1:５０００/callback")
 
@@ -309,6 +318,19 @@ class TestFloods(GrantCase):
         self.get_code()
         callback = ScriptedBrowser().login_at_provider(self.authorize_url())
         self.assertEqual(query_of(callback)["error"], "temporarily_unavailable")
+
+
+class TestReviewFollowUps(GrantCase):
+    def test_grant_without_refresh_token_lives_as_long_as_its_access_token(self):
+        code = self.get_code(scope="openid profile")
+        self.token(grant_type="authorization_code", client_id="demo-web-app", code=code,
+                   redirect_uri=self.redirect_uri, code_verifier=self.verifier)
+        grant = self.auth.grants.values(self.auth.now())[-1]
+        self.assertEqual(grant.expires - int(self.auth.now()), authserver.ACCESS_TOKEN_TTL)
+
+    def test_duplicate_embedded_client_ids_are_refused(self):
+        with self.assertRaises(errors.ConfigError):
+            authserver.AuthorizationServer(self.auth.keys, web_client_id="demo-api")
 
 
 class TestRefreshTokenStaysOnTheServer(GrantCase):
