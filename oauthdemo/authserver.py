@@ -606,7 +606,7 @@ class AuthorizationServer:
 
     def revoke(self, client: Client, token: str):
         """RFC 7009 §2.2: answer 200 whether or not the token was known."""
-        if REFRESH_TOKEN.fullmatch(token):
+        if looks_like_refresh_token(token):
             try:
                 grant_id, _ = self.parse_refresh_token(token)
             except InvalidGrant:
@@ -641,7 +641,7 @@ class AuthorizationServer:
         """RFC 7662 §2.2: is this token active right now? Only the issuer can say "revoked"."""
         if not caller.can_introspect:
             raise InvalidClient("Only a resource server may introspect tokens (RFC 7662 §2.1).")
-        answer = self.introspect_refresh(token) if REFRESH_TOKEN.fullmatch(token) else None
+        answer = self.introspect_refresh(token) if looks_like_refresh_token(token) else None
         if answer is None:
             answer = self.introspect_access(token)
         self.narrator.say("authorization server",
@@ -669,6 +669,12 @@ class AuthorizationServer:
             return {"active": False}
         return {"active": True, "client_id": grant.client_id, "scope": grant.scope,
                 "sub": DEMO_USERS[grant.user]["sub"], "exp": grant.expires, "iss": self.issuer}
+
+
+def looks_like_refresh_token(token: str) -> bool:
+    """Which kind of token a revocation or introspection request carries (RFC 7009 §2.1 lets
+    the server tell); whether it is genuine is parse_refresh_token's MAC check."""
+    return REFRESH_TOKEN.fullmatch(token) is not None
 
 
 def parse_basic(header: str) -> tuple:
