@@ -22,12 +22,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from oauthdemo import attacks, backend, httpkit, runner, walkthrough
-from oauthdemo.errors import InvalidRequest, InvalidToken, OAuth2Error
-from oauthdemo.httpkit import Markup, Response, esc, json_response, render
-from oauthdemo.oidc_client import (OIDCClient, PendingLogins, check_status, describe_claim,
+from oauthdemo.teaching import attacks
+from oauthdemo.backend import service as backend
+from oauthdemo.web import httpkit
+from oauthdemo import runner
+from oauthdemo.teaching import walkthrough
+from oauthdemo.core.errors import InvalidRequest, InvalidToken, OAuth2Error
+from oauthdemo.web.httpkit import Markup, Response, esc, json_response, render
+from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
                                    human_duration)
-from oauthdemo.tables import ExpiringTable
+from oauthdemo.core.tables import ExpiringTable
 
 SESSION_COOKIE = "demo_session"      # which logged-in session this browser holds
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser

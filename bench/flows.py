@@ -13,16 +13,17 @@ import threading
 import time
 import urllib.parse
 
-from oauthdemo import authserver, jwtkit
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.server import authserver
+from oauthdemo.core import jose
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .harness import USERS, Recorder, login_flow, summary_ms
 
 WARMUP_FLOWS = 5            # the first login also fetches the JWKS; not counted
 CONCURRENT_DEADLINE = 300   # seconds for all concurrent logins together
 INSIDE = {                  # what the server side spends, timed where it happens
-    "RS256 sign": (jwtkit, "rs256_sign"),
-    "RS256 verify": (jwtkit, "rs256_verify"),
+    "RS256 sign": (jose, "rs256_sign"),
+    "RS256 verify": (jose, "rs256_verify"),
 }
 
 

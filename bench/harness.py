@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import complete_oauth_demo
-from oauthdemo import authserver, runner, settings
-from oauthdemo.jwtkit import SigningKeyStore
-from oauthdemo.narrator import Narrator
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.server import authserver
+from oauthdemo import runner
+from oauthdemo import settings
+from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.teaching.narrator import Narrator
+from oauthdemo.client.useragent import ScriptedBrowser
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"

@@ -23,9 +23,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))   # run as a script from a fresh clone: no install needed
 
 from bench import coldstart, flows, harness, primitives, stress  # noqa: E402
-from oauthdemo.httpkit import CONNECTION_TIMEOUT, REQUEST_DEADLINE  # noqa: E402
-from oauthdemo.jwtkit import generate_rsa_key  # noqa: E402
-from oauthdemo.oidc_client import PENDING_MAX  # noqa: E402
+from oauthdemo.web.httpkit import CONNECTION_TIMEOUT, REQUEST_DEADLINE  # noqa: E402
+from oauthdemo.core.jose import generate_rsa_key  # noqa: E402
+from oauthdemo.client.oidc import PENDING_MAX  # noqa: E402
 
 SECTIONS = ("cold", "flow", "concurrent", "flood", "slowloris", "primitives")
 FULL = {"cold_runs": 10, "flow_runs": 200, "workers": 50, "flows_each": 4,

@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 
-from oauthdemo import httpkit
-from oauthdemo.oidc_client import PENDING_MAX, PENDING_TTL
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.web import httpkit
+from oauthdemo.client.oidc import PENDING_MAX, PENDING_TTL
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .harness import LOOPBACK, ROOT, FlowError, rss_mb, timed_login
 

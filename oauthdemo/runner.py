@@ -15,11 +15,14 @@ import time
 import webbrowser
 from dataclasses import dataclass
 
-from . import authserver, httpkit, paths, settings as settings_mod
-from .errors import ConfigError, OAuth2Error
-from .jwtkit import SigningKeyStore
-from .narrator import Narrator, mask_secret, printable
-from .oidc_client import OIDCClient
+from oauthdemo.server import authserver
+from oauthdemo.web import httpkit
+from oauthdemo.core import paths
+from oauthdemo import settings as settings_mod
+from oauthdemo.core.errors import ConfigError, OAuth2Error
+from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.teaching.narrator import Narrator, mask_secret, printable
+from oauthdemo.client.oidc import OIDCClient
 
 SWITCH_INTERVAL = 0.001   # seconds; see serve()
 KEY_START_DELAY = 0.5     # seconds; see start_demo()
@@ -204,6 +207,6 @@ def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
 def main(argv, app_cls, handler_cls) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("login", "mobile"):   # the native-app flows: oauthdemo/loopback.py
-        from . import loopback   # imported here: loopback itself builds on this module
+        from oauthdemo.native import loopback   # imported here: loopback itself builds on this module
         return loopback.main(argv[0], argv[1:])
     return serve(argv, app_cls, handler_cls)

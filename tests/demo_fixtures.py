@@ -11,10 +11,11 @@ import time
 import urllib.parse
 
 import complete_oauth_demo
-from oauthdemo import runner, settings
-from oauthdemo.jwtkit import SigningKeyStore
-from oauthdemo.narrator import Narrator
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo import runner
+from oauthdemo import settings
+from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.teaching.narrator import Narrator
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .support import shared_rsa_key
 

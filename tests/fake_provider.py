@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oauthdemo.jwtkit import b64url_encode, encode_jwt, generate_rsa_key, jwks_document
+from oauthdemo.core.jose import b64url_encode, encode_jwt, generate_rsa_key, jwks_document
 
 from .support import shared_rsa_key
 

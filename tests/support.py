@@ -8,8 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from oauthdemo.jwtkit import KEY_CACHE_FILENAME, RSAPrivateKey, generate_rsa_key
-from oauthdemo.paths import write_private_file
+from oauthdemo.core.jose import KEY_CACHE_FILENAME, RSAPrivateKey, generate_rsa_key
+from oauthdemo.core.paths import write_private_file
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,8 +9,8 @@ import unittest
 import urllib.parse
 
 from oauthdemo import settings
-from oauthdemo.narrator import abbreviate
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.teaching.narrator import abbreviate
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import (Clock, demo_settings, latest_session, log_in, query_of,
                             start_test_demo)

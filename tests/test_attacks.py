@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import unittest
 
-from oauthdemo import attacks
+from oauthdemo.teaching import attacks
 from oauthdemo.settings import Provider
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import demo_settings, latest_session, log_in, query_of, start_test_demo
 

@@ -7,9 +7,10 @@ import unittest
 import urllib.parse
 
 import pkce
-from oauthdemo import authserver, errors
-from oauthdemo.oidc_client import http_json
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.server import authserver
+from oauthdemo.core import errors
+from oauthdemo.client.oidc import http_json
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, query_of, start_test_demo
 from .support import send_raw
@@ -250,7 +251,7 @@ class TestBoundsAndRaces(AuthServerCase):
         self.assertEqual(self.userinfo(tokens["access_token"])[0], 401)
 
     def test_unknown_kid_with_any_characters_is_a_clean_401(self):
-        from oauthdemo.jwtkit import encode_jwt
+        from oauthdemo.core.jose import encode_jwt
         from .support import shared_rsa_key
         token = encode_jwt({"sub": "x"}, shared_rsa_key(), headers={"kid": "中\r\nX: y"})
         import urllib.request

@@ -16,13 +16,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from oauthdemo import backend
-from oauthdemo.errors import ConfigError
-from oauthdemo.jwtkit import b64url_encode, decode_unverified, encode_jwt
-from oauthdemo.narrator import Narrator
-from oauthdemo.oidc_client import OIDCClient, http_json
+from oauthdemo.backend import service as backend
+from oauthdemo.core.errors import ConfigError
+from oauthdemo.core.jose import b64url_encode, decode_unverified, encode_jwt
+from oauthdemo.teaching.narrator import Narrator
+from oauthdemo.client.oidc import OIDCClient, http_json
 from oauthdemo.settings import Provider
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, start_test_demo
 

@@ -14,7 +14,7 @@ import re
 import unittest
 from pathlib import Path
 
-from oauthdemo import attacks
+from oauthdemo.teaching import attacks
 
 from .demo_fixtures import start_test_demo
 from .interop_support import require_or_skip

@@ -20,10 +20,10 @@ import urllib.request
 from pathlib import Path
 
 import complete_oauth_demo
-from oauthdemo import loopback
-from oauthdemo.jwtkit import SigningKeyStore
-from oauthdemo.oidc_client import AuthRequest, PendingLogins, http_json
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.native import loopback
+from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.client.oidc import AuthRequest, PendingLogins, http_json
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import start_test_demo
 from .support import cache_signing_key, shared_rsa_key

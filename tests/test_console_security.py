@@ -30,11 +30,12 @@ except ImportError:
     pty = None
 
 import complete_oauth_demo
-from oauthdemo import loopback, settings
-from oauthdemo.errors import ConfigError
-from oauthdemo.jwtkit import RSAPublicKey, jwks_document
-from oauthdemo.narrator import Narrator, printable
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.native import loopback
+from oauthdemo import settings
+from oauthdemo.core.errors import ConfigError
+from oauthdemo.core.jose import RSAPublicKey, jwks_document
+from oauthdemo.teaching.narrator import Narrator, printable
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .support import JsonServer, cache_signing_key, shared_rsa_key
 from .test_cli_login import IsolatedCommandCase, LoginCase, query_of
@@ -298,8 +299,8 @@ class TestPinnedKey(unittest.TestCase):
     def test_finding11_pinned_key_is_the_only_key_and_never_refetched(self):
         """After the check, the CLI trusts only the cached key: a server that showed our key
         and then publishes one of its own (check, then use) gains nothing."""
-        from oauthdemo.errors import UnknownKey
-        from oauthdemo.oidc_client import JWKSCache
+        from oauthdemo.core.errors import UnknownKey
+        from oauthdemo.client.oidc import JWKSCache
         ours = shared_rsa_key().public_key
         cache = JWKSCache("http://127.0.0.1:9/never-fetched", pinned=ours)   # port 9: discard
         self.assertEqual(cache.key_for_kid(ours.kid), ours)

@@ -14,10 +14,12 @@ import time
 import unittest
 from http.server import ThreadingHTTPServer
 
-from oauthdemo import authserver, httpkit, settings
-from oauthdemo.jwtkit import SigningKeyStore
-from oauthdemo.oidc_client import JWKS_REFETCH_INTERVAL
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.server import authserver
+from oauthdemo.web import httpkit
+from oauthdemo import settings
+from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, start_test_demo
 from .fake_provider import CLIENT_ID, FakeProvider

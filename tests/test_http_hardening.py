@@ -21,11 +21,12 @@ import threading
 import unittest
 from pathlib import Path
 
-from oauthdemo import httpkit, settings
-from oauthdemo.errors import ConfigError, ProviderBadResponse
-from oauthdemo.httpkit import BaseHandler, DemoHTTPServer, Response, redirect, start_server
-from oauthdemo.loopback import LoopbackServer
-from oauthdemo.oidc_client import PendingLogins, parse_json_answer
+from oauthdemo.web import httpkit
+from oauthdemo import settings
+from oauthdemo.core.errors import ConfigError, ProviderBadResponse
+from oauthdemo.web.httpkit import BaseHandler, DemoHTTPServer, Response, redirect, start_server
+from oauthdemo.native.loopback import LoopbackServer
+from oauthdemo.client.oidc import PendingLogins, parse_json_answer
 
 from .demo_fixtures import log_in, start_test_demo
 from .support import send_raw

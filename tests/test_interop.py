@@ -17,7 +17,7 @@ import unittest
 
 import pkce
 from oauthdemo import settings
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from . import interop_support
 from .demo_fixtures import demo_settings, latest_session, log_in, start_test_demo

@@ -17,16 +17,18 @@ import urllib.parse
 from pathlib import Path
 
 import pkce
-from oauthdemo import backend, jwtkit, paths
-from oauthdemo.errors import ConfigError, MalformedToken, UnknownKey
-from oauthdemo.httpkit import Response
-from oauthdemo.jwtkit import SigningKeyStore, b64url_decode, b64url_encode
-from oauthdemo.oidc_client import JWKS_REFETCH_INTERVAL, JWKSCache, http_json
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.backend import service as backend
+from oauthdemo.core import jose
+from oauthdemo.core import paths
+from oauthdemo.core.errors import ConfigError, MalformedToken, UnknownKey
+from oauthdemo.web.httpkit import Response
+from oauthdemo.core.jose import SigningKeyStore, b64url_decode, b64url_encode
+from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL, JWKSCache, http_json
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, query_of, start_test_demo
 from .support import JsonServer, shared_rsa_key
-from .test_jwtkit import A2_JWK, a2_key
+from .test_jose import A2_JWK, a2_key
 
 ROOT = Path(__file__).resolve().parent.parent
 NOBODY_UID = 65534
@@ -118,25 +120,25 @@ class TestFinding13AtTheServer(EmbeddedServerCase):
 
 class TestFinding14JwkImport(unittest.TestCase):
     def setUp(self):
-        self.n = jwtkit.rsa_public_key_from_jwk(A2_JWK).n   # a real 2048-bit modulus
+        self.n = jose.rsa_public_key_from_jwk(A2_JWK).n   # a real 2048-bit modulus
 
     def test_finding14_exponent_must_be_odd_and_from_3_to_below_2_pow_32(self):
         for e in (3, 65537, (1 << 32) - 1):
             with self.subTest(e=e):
-                self.assertEqual(jwtkit.rsa_public_key_from_jwk(rsa_jwk(self.n, e)).e, e)
+                self.assertEqual(jose.rsa_public_key_from_jwk(rsa_jwk(self.n, e)).e, e)
         for e in (1, 65536, (1 << 32) + 1, self.n - 2):
             with self.subTest(e=e), self.assertRaises(UnknownKey):
-                jwtkit.rsa_public_key_from_jwk(rsa_jwk(self.n, e))
+                jose.rsa_public_key_from_jwk(rsa_jwk(self.n, e))
 
     def test_finding14_modulus_must_have_2048_to_4096_bits(self):
         for bits in (2048, 4096):
             with self.subTest(bits=bits):
-                key = jwtkit.rsa_public_key_from_jwk(rsa_jwk(odd_modulus(bits)))
+                key = jose.rsa_public_key_from_jwk(rsa_jwk(odd_modulus(bits)))
                 self.assertEqual(key.size_bits, bits)
         for bits in (2047, 4097, 8192):
             with self.subTest(bits=bits), self.assertRaises(UnknownKey):
-                jwtkit.rsa_public_key_from_jwk(rsa_jwk(odd_modulus(bits)))
-        self.assertEqual(jwtkit.MAX_RSA_BITS, 4096)
+                jose.rsa_public_key_from_jwk(rsa_jwk(odd_modulus(bits)))
+        self.assertEqual(jose.MAX_RSA_BITS, 4096)
 
     def test_finding14_leading_zero_octet_refused(self):
         padded_n = b64url_encode(b"\x00" + b64url_decode(A2_JWK["n"]))
@@ -145,18 +147,18 @@ class TestFinding14JwkImport(unittest.TestCase):
                     dict(A2_JWK, d=b64url_encode(b"\x00" + b64url_decode(A2_JWK["d"])))):
             with self.subTest(jwk={k: v[:6] for k, v in jwk.items()}), \
                     self.assertRaises(MalformedToken):
-                jwtkit.rsa_private_key_from_jwk(jwk)
+                jose.rsa_private_key_from_jwk(jwk)
         with self.assertRaises(MalformedToken):
-            jwtkit.rsa_public_key_from_jwk({"kty": "RSA", "n": padded_n, "e": "AQAB"})
+            jose.rsa_public_key_from_jwk({"kty": "RSA", "n": padded_n, "e": "AQAB"})
 
     def test_finding14_never_generates_a_key_it_would_refuse(self):
         with self.assertRaises(ValueError):
-            jwtkit.generate_rsa_key(2048, e=(1 << 32) + 1)
+            jose.generate_rsa_key(2048, e=(1 << 32) + 1)
 
     def test_finding14_our_own_keys_still_load(self):
         key = shared_rsa_key()
-        self.assertEqual(jwtkit.rsa_private_key_from_jwk(key.to_jwk(private=True)), key)
-        self.assertEqual(jwtkit.rsa_public_key_from_jwk(key.public_key.to_jwk()), key.public_key)
+        self.assertEqual(jose.rsa_private_key_from_jwk(key.to_jwk(private=True)), key)
+        self.assertEqual(jose.rsa_public_key_from_jwk(key.public_key.to_jwk()), key.public_key)
         with tempfile.TemporaryDirectory() as tmp:   # the key cache round trip
             SigningKeyStore(cache_dir=Path(tmp), key=key).rotate(a2_key())
             store = SigningKeyStore(cache_dir=Path(tmp))

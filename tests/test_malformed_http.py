@@ -11,7 +11,7 @@ import json
 import socket
 import unittest
 
-from oauthdemo.httpkit import MAX_BODY
+from oauthdemo.web.httpkit import MAX_BODY
 
 from .demo_fixtures import start_test_demo
 from .support import send_raw

@@ -7,8 +7,8 @@ import sqlite3
 import unittest
 import urllib.parse
 
-from oauthdemo import loopback
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.native import loopback
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import demo_settings, start_test_demo
 from .test_cli_login import CommandRun, IsolatedCommandCase, query_of

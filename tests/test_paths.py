@@ -8,7 +8,7 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from oauthdemo import paths
+from oauthdemo.core import paths
 
 
 def _mode(path: Path) -> int:

@@ -10,9 +10,10 @@ import unittest
 import urllib.parse
 
 import pkce
-from oauthdemo import authserver, errors
-from oauthdemo.oidc_client import basic_authorization, http_json
-from oauthdemo.useragent import ScriptedBrowser
+from oauthdemo.server import authserver
+from oauthdemo.core import errors
+from oauthdemo.client.oidc import basic_authorization, http_json
+from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, latest_session, log_in, query_of, start_test_demo
 
@@ -195,7 +196,7 @@ class TestIntrospection(GrantCase):
         self.assertRegex(page, r'data-check="authorization_server" data-status="failed"')
 
     def test_finding3_not_asked_is_never_shown_as_passed(self):
-        from oauthdemo.oidc_client import check_status
+        from oauthdemo.client.oidc import check_status
         self.app.client.metadata.pop("introspection_endpoint")   # as at Auth0
         tokens = self.tokens()
         status, body = self.api({"Authorization": f"Bearer {tokens['access_token']}"})
@@ -349,7 +350,7 @@ class TestRefreshTokenStaysOnTheServer(GrantCase):
 
 class TestErrorsCarryRetryAfter(unittest.TestCase):
     def test_table_full_is_a_503_with_retry_after(self):
-        from oauthdemo.tables import ExpiringTable
+        from oauthdemo.core.tables import ExpiringTable
         table = ExpiringTable(1, "things")
         table.add("a", 1, expires=100, now=0)
         with self.assertRaises(errors.TableFull) as ctx:

@@ -14,9 +14,10 @@ from argparse import Namespace
 from pathlib import Path
 from unittest import mock
 
-from oauthdemo import runner, settings
-from oauthdemo.errors import ConfigError, ProviderUnreachable
-from oauthdemo.narrator import Narrator, abbreviate, mask_secret
+from oauthdemo import runner
+from oauthdemo import settings
+from oauthdemo.core.errors import ConfigError, ProviderUnreachable
+from oauthdemo.teaching.narrator import Narrator, abbreviate, mask_secret
 
 from .demo_fixtures import demo_settings, start_test_demo
 

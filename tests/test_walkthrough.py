@@ -12,8 +12,8 @@ import time
 import unittest
 
 import pkce
-from oauthdemo.useragent import ScriptedBrowser
-from oauthdemo.walkthrough import STEPS, LatestFlows
+from oauthdemo.client.useragent import ScriptedBrowser
+from oauthdemo.teaching.walkthrough import STEPS, LatestFlows
 
 from .demo_fixtures import Clock, log_in, start_test_demo
 

@@ -1,4 +1,4 @@
-"""Tests for jwtkit.py: RFC 7515/7638 vectors, the classic JWT attacks, and the key store."""
+"""Tests for jose.py: RFC 7515/7638 vectors, the classic JWT attacks, and the key store."""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +11,9 @@ import unittest
 from pathlib import Path
 from unittest import mock
 
-from oauthdemo import jwtkit, paths
-from oauthdemo.errors import (
+from oauthdemo.core import jose
+from oauthdemo.core import paths
+from oauthdemo.core.errors import (
     AlgorithmNotAllowed,
     BadSignature,
     ClaimMismatch,
@@ -20,7 +21,7 @@ from oauthdemo.errors import (
     MalformedToken,
     UnknownKey,
 )
-from oauthdemo.jwtkit import (
+from oauthdemo.core.jose import (
     RSAPrivateKey,
     RSAPublicKey,
     SigningKeyStore,
@@ -103,7 +104,7 @@ NOW = 1_700_000_000
 
 def a2_key() -> RSAPrivateKey:
     """The RFC 7515 A.2 key: a real 2048-bit key, used here as 'the attacker's key'."""
-    return jwtkit.rsa_private_key_from_jwk(A2_JWK)
+    return jose.rsa_private_key_from_jwk(A2_JWK)
 
 
 def unsigned_token(header: dict, claims, signature: bytes = b"") -> str:
@@ -126,7 +127,7 @@ class TestRFCVectors(unittest.TestCase):
         signature = rs256_sign(key, signing_input)
         self.assertEqual(b64url_encode(signature), A2_SIGNATURE)
         self.assertTrue(rs256_verify(key.public_key, signing_input, signature))
-        public = jwtkit.rsa_public_key_from_jwk({"kty": "RSA", "n": A2_JWK["n"], "e": "AQAB"})
+        public = jose.rsa_public_key_from_jwk({"kty": "RSA", "n": A2_JWK["n"], "e": "AQAB"})
         header, claims = verify_jwt(f"{signing_input.decode()}.{A2_SIGNATURE}",
                                     algorithms=["RS256"], key=public)
         self.assertEqual(header, {"alg": "RS256"})
@@ -143,13 +144,13 @@ class TestRFCVectors(unittest.TestCase):
         self.assertEqual(claims["iss"], "joe")
 
     def test_rfc7638_thumbprint(self):
-        self.assertEqual(jwtkit.jwk_thumbprint(RFC7638_JWK), RFC7638_THUMBPRINT)
+        self.assertEqual(jose.jwk_thumbprint(RFC7638_JWK), RFC7638_THUMBPRINT)
         key = RSAPublicKey(n=int.from_bytes(b64url_decode(RFC7638_JWK["n"]), "big"), e=65537)
         self.assertEqual(key.kid, RFC7638_THUMBPRINT)
 
     def test_a2_private_jwk_round_trips(self):
         key = a2_key()
-        self.assertEqual(jwtkit.rsa_private_key_from_jwk(key.to_jwk(private=True)), key)
+        self.assertEqual(jose.rsa_private_key_from_jwk(key.to_jwk(private=True)), key)
         for member in ("n", "e", "d", "p", "q", "dp", "dq", "qi"):
             self.assertEqual(key.to_jwk(private=True)[member], A2_JWK[member])
 
@@ -314,7 +315,7 @@ class TestAttacks(unittest.TestCase):
             "duplicate alg": with_header(b'{"alg":"RS256","alg":"HS256"}'),
             "no alg": with_header(b"{}"),
             "not text": self.token.encode(),
-            "too long": f"{header}.{'A' * jwtkit.MAX_TOKEN_CHARS}.{signature}",
+            "too long": f"{header}.{'A' * jose.MAX_TOKEN_CHARS}.{signature}",
         }
         for name, token in cases.items():
             with self.subTest(name), self.assertRaises(MalformedToken):
@@ -355,7 +356,7 @@ class TestAttacks(unittest.TestCase):
         key = self.key
         message = b"header.payload"
         length = (key.n.bit_length() + 7) // 8
-        t = jwtkit.SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+        t = jose.SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
         short_padding = b"\x00\x01" + b"\xff" * 8 + b"\x00" + t
         loose = [
             short_padding + b"\x00" * (length - len(short_padding)),  # garbage after the hash
@@ -416,8 +417,8 @@ class TestKeys(unittest.TestCase):
     def test_generate_retries_when_primes_are_equal_or_close(self):
         # Equal (or close) primes make n easy to factor (Fermat): such a pair must be redrawn.
         p, q = a2_key().p, a2_key().q
-        with mock.patch.object(jwtkit, "_random_prime", side_effect=[p, p, p, q]) as draw:
-            key = jwtkit.generate_rsa_key(2048)
+        with mock.patch.object(jose, "_random_prime", side_effect=[p, p, p, q]) as draw:
+            key = jose.generate_rsa_key(2048)
         self.assertEqual(draw.call_count, 4)
         self.assertEqual(key.public_key, a2_key().public_key)
 
@@ -430,7 +431,7 @@ class TestKeys(unittest.TestCase):
 
     def test_generate_refuses_small_keys(self):
         with self.assertRaises(ValueError):
-            jwtkit.generate_rsa_key(1024)
+            jose.generate_rsa_key(1024)
 
     def test_private_key_repr_hides_secrets(self):
         key = a2_key()
@@ -442,8 +443,8 @@ class TestKeys(unittest.TestCase):
         jwk = key.public_key.to_jwk()
         self.assertEqual((jwk["kty"], jwk["use"], jwk["alg"], jwk["kid"]),
                          ("RSA", "sig", "RS256", key.kid))
-        self.assertEqual(jwtkit.rsa_public_key_from_jwk(jwk), key.public_key)
-        document = jwtkit.jwks_document([key, a2_key().public_key])
+        self.assertEqual(jose.rsa_public_key_from_jwk(jwk), key.public_key)
+        document = jose.jwks_document([key, a2_key().public_key])
         self.assertEqual([k["kid"] for k in document["keys"]], [key.kid, a2_key().kid])
         for published in document["keys"]:
             self.assertFalse({"d", "p", "q", "dp", "dq", "qi"} & set(published))
@@ -455,18 +456,18 @@ class TestKeys(unittest.TestCase):
                     dict(good, alg="HS256"), dict(good, kty="EC"), dict(good, e="AQ")):
             with self.subTest(jwk={k: v[:8] for k, v in jwk.items()}), \
                     self.assertRaises(UnknownKey):
-                jwtkit.rsa_public_key_from_jwk(jwk)
+                jose.rsa_public_key_from_jwk(jwk)
 
     def test_malformed_jwks_refused(self):
         for jwk in ({"kty": "RSA", "e": "AQAB"}, {"kty": "RSA", "n": A2_JWK["n"], "e": "AQ=="},
                     {"kty": "RSA", "n": A2_JWK["n"], "e": 65537}, ["not", "a", "dict"]):
             with self.subTest(jwk=str(jwk)[:20]), self.assertRaises(MalformedToken):
-                jwtkit.rsa_public_key_from_jwk(jwk)
+                jose.rsa_public_key_from_jwk(jwk)
 
     def test_inconsistent_private_jwk_refused(self):
         broken = dict(A2_JWK, dp=A2_JWK["dq"])
         with self.assertRaises(MalformedToken):
-            jwtkit.rsa_private_key_from_jwk(broken)
+            jose.rsa_private_key_from_jwk(broken)
 
 
 class TestSigningKeyStore(unittest.TestCase):
@@ -474,7 +475,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self._tmp.cleanup)
         self.cache_dir = Path(self._tmp.name) / "cache"
-        self.cache_file = self.cache_dir / jwtkit.KEY_CACHE_FILENAME
+        self.cache_file = self.cache_dir / jose.KEY_CACHE_FILENAME
 
     def _write_cache(self, key: RSAPrivateKey, mode: int) -> None:
         paths.write_private_file(self.cache_file, json.dumps(key.to_jwk(private=True)).encode())
@@ -486,7 +487,7 @@ class TestSigningKeyStore(unittest.TestCase):
         key = store.current(timeout=60)
         self.assertEqual(key.size_bits, 2048)
         self.assertEqual(stat.S_IMODE(os.stat(self.cache_file).st_mode), 0o600)
-        saved = jwtkit.rsa_private_key_from_jwk(json.loads(self.cache_file.read_bytes()))
+        saved = jose.rsa_private_key_from_jwk(json.loads(self.cache_file.read_bytes()))
         self.assertEqual(saved, key)
         self.assertEqual(store.warnings, [])
         token = encode_jwt({"sub": "x"}, key)
@@ -495,7 +496,7 @@ class TestSigningKeyStore(unittest.TestCase):
 
     def test_reloads_the_same_kid_from_cache(self):
         self._write_cache(shared_rsa_key(), 0o600)
-        with mock.patch.object(jwtkit, "generate_rsa_key",
+        with mock.patch.object(jose, "generate_rsa_key",
                                side_effect=AssertionError("must not generate")):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             store.start()
@@ -505,7 +506,7 @@ class TestSigningKeyStore(unittest.TestCase):
     def test_ignores_group_readable_cache_file(self):
         self._write_cache(shared_rsa_key(), 0o644)
         fresh = a2_key()
-        with mock.patch.object(jwtkit, "generate_rsa_key", return_value=fresh):
+        with mock.patch.object(jose, "generate_rsa_key", return_value=fresh):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30), fresh)  # current() starts it too
         self.assertEqual(len(store.warnings), 1)
@@ -514,14 +515,14 @@ class TestSigningKeyStore(unittest.TestCase):
 
     def test_corrupt_cache_file_is_replaced(self):
         paths.write_private_file(self.cache_file, b"{not json")
-        with mock.patch.object(jwtkit, "generate_rsa_key", return_value=a2_key()):
+        with mock.patch.object(jose, "generate_rsa_key", return_value=a2_key()):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30).kid, a2_key().kid)
         self.assertEqual(len(store.warnings), 1)
 
     def test_save_failure_keeps_key_in_memory(self):
         unsafe = paths.UnsafePermissions("cannot guarantee mode 0600 here")
-        with mock.patch.object(jwtkit, "generate_rsa_key", return_value=a2_key()), \
+        with mock.patch.object(jose, "generate_rsa_key", return_value=a2_key()), \
                 mock.patch.object(paths, "write_private_file", side_effect=unsafe):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30).kid, a2_key().kid)
@@ -536,7 +537,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self.assertEqual(store.public_keys(), [second.public_key, first.public_key])
         store.rotate(first)
         self.assertEqual(store.public_keys(), [first.public_key, second.public_key])
-        self.assertEqual(len(jwtkit.jwks_document(store.public_keys())["keys"]), 2)
+        self.assertEqual(len(jose.jwks_document(store.public_keys())["keys"]), 2)
 
     def test_rotate_saves_new_key_to_cache(self):
         store = SigningKeyStore(cache_dir=self.cache_dir, key=shared_rsa_key())
@@ -544,7 +545,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self.assertEqual(json.loads(self.cache_file.read_bytes())["kid"], a2_key().kid)
 
     def test_generation_failure_is_reported_not_hung(self):
-        with mock.patch.object(jwtkit, "generate_rsa_key", side_effect=MemoryError()):
+        with mock.patch.object(jose, "generate_rsa_key", side_effect=MemoryError()):
             store = SigningKeyStore()
             with self.assertRaises(RuntimeError):
                 store.current(timeout=30)

@@ -28,8 +28,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import paths
-from .errors import (
+from oauthdemo.core import paths
+from oauthdemo.core.errors import (
     AlgorithmNotAllowed,
     BadSignature,
     ClaimMismatch,

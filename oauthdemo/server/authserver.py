@@ -28,16 +28,16 @@ from dataclasses import dataclass
 
 import pkce
 
-from . import httpkit
-from .errors import (AccessDenied, ConfigError, FatalAuthorizeError, InvalidClient, InvalidGrant,
+from oauthdemo.web import httpkit
+from oauthdemo.core.errors import (AccessDenied, ConfigError, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
                      MissingCodeVerifier, OAuth2Error, RevokedToken, TableFull,
                      UnsupportedChallengeMethod, UnknownKey, UnsupportedGrantType,
                      UnsupportedResponseType)
-from .httpkit import Markup, Response, esc, json_response, origin_of, render
-from .jwtkit import check_time, encode_jwt, jwks_document, verify_jwt
-from .narrator import Narrator
-from .tables import BoundedTable, ExpiringTable
+from oauthdemo.web.httpkit import Markup, Response, esc, json_response, origin_of, render
+from oauthdemo.core.jose import check_time, encode_jwt, jwks_document, verify_jwt
+from oauthdemo.teaching.narrator import Narrator
+from oauthdemo.core.tables import BoundedTable, ExpiringTable
 
 CODE_TTL = 600                 # RFC 6749 §4.1.2: a maximum lifetime of 10 minutes
 TXN_TTL = 600                  # an authorization request waiting for the user

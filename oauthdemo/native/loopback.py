@@ -13,7 +13,7 @@ A program without a web server of its own logs in like this:
    and (the CLI) exchanges the code itself, or (the mobile app) hands code + verifier
    to its backend, which holds the client secret (oauthdemo/backend.py).
 
-Every check is the one OIDC client path (oauthdemo/oidc_client.py) the web app uses:
+Every check is the one OIDC client path (oauthdemo/oidc.py) the web app uses:
 ``OIDCClient.begin``, ``PendingLogins``, ``check_callback`` / ``complete``, ``refresh``.
 """
 from __future__ import annotations
@@ -30,12 +30,17 @@ import urllib.parse
 import webbrowser
 from pathlib import Path
 
-from . import authserver, httpkit, jwtkit, paths, runner, settings
-from .errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse,
+from oauthdemo.server import authserver
+from oauthdemo.web import httpkit
+from oauthdemo.core import jose
+from oauthdemo.core import paths
+from oauthdemo import runner
+from oauthdemo import settings
+from oauthdemo.core.errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse,
                      ProviderError, ProviderUnreachable)
-from .httpkit import render
-from .narrator import Narrator, printable
-from .oidc_client import (PENDING_TTL, OIDCClient, PendingLogins, http_json,
+from oauthdemo.web.httpkit import render
+from oauthdemo.teaching.narrator import Narrator, printable
+from oauthdemo.client.oidc import (PENDING_TTL, OIDCClient, PendingLogins, http_json,
                           human_duration)
 
 CALLBACK_PATH = "/callback"
@@ -297,7 +302,7 @@ def native_client(cfg, narrator: Narrator, keys=None):
         if provider.kind == "embedded" and server is None:
             # A demo found running: for this whole command trust only the key it was shown
             # to hold (running_embedded), so it cannot switch to a key of its own later.
-            client.pin_key(cached_public_key(paths.user_cache_dir() / jwtkit.KEY_CACHE_FILENAME))
+            client.pin_key(cached_public_key(paths.user_cache_dir() / jose.KEY_CACHE_FILENAME))
         yield client
     finally:
         if server is not None:
@@ -348,7 +353,7 @@ def require_our_signing_key(issuer: str, meta: dict) -> None:
     malware); logging in against it would hand it the login and trust the tokens it signs.
     The demo signs with the key in our 0600 key cache, which no one else can read: the server
     must publish that key and no other (one more key of its own would let it sign tokens)."""
-    cache = paths.user_cache_dir() / jwtkit.KEY_CACHE_FILENAME
+    cache = paths.user_cache_dir() / jose.KEY_CACHE_FILENAME
     ours = cached_public_key(cache)
     if ours is None:
         raise not_ours(issuer, f"there is no signing key in {cache} to compare with")
@@ -357,11 +362,11 @@ def require_our_signing_key(issuer: str, meta: dict) -> None:
         raise not_ours(issuer, f"its JWKS does not publish exactly the signing key in {cache}")
 
 
-def cached_public_key(cache: Path) -> jwtkit.RSAPublicKey | None:
+def cached_public_key(cache: Path) -> jose.RSAPublicKey | None:
     """The public half of the demo's cached signing key, None if there is none (or unusable)."""
     try:
         data = paths.read_private_file(cache)
-        key = jwtkit.rsa_private_key_from_jwk(json.loads(data)) if data is not None else None
+        key = jose.rsa_private_key_from_jwk(json.loads(data)) if data is not None else None
         return key.public_key if key is not None else None
     except paths.UnsafePermissions as err:   # a key others could read proves nothing
         raise ConfigError(f"Refusing to use the cached signing key: {err}") from err
@@ -378,7 +383,7 @@ def published_keys(issuer: str, jwks_uri) -> list:
         entries = doc.get("keys") if status == 200 else None
         if not isinstance(entries, list):
             return []
-        return [jwtkit.rsa_public_key_from_jwk(jwk) for jwk in entries]
+        return [jose.rsa_public_key_from_jwk(jwk) for jwk in entries]
     except OAuth2Error:
         return []
 

@@ -4,7 +4,7 @@ The walkthrough page draws RFC 6749 §4.1 (the authorization code grant) with RF
 (PKCE), RFC 9207 (iss) and OpenID Connect Core 1.0 §3.1.3.7 (ID token validation) as
 ten numbered arrows, the same ten steps the console narrates. Each arrow opens that
 step with the real values of this browser's latest login: they come from the login's
-``trace`` (filled by oidc_client as each step runs) and, when the embedded server is in
+``trace`` (filled by oidc as each step runs) and, when the embedded server is in
 use, from that server's own records (the challenge it stored, its PKCE check).
 
 Nothing here checks anything; it shows what the checks did. Every value goes through
@@ -17,12 +17,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from . import attacks
-from .authserver import DEMO_USERS
-from .httpkit import Markup, Response, esc, render
-from .narrator import abbreviate
-from .tables import BoundedTable
-from .oidc_client import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_status, describe_claim,
+from oauthdemo.teaching import attacks
+from oauthdemo.server.authserver import DEMO_USERS
+from oauthdemo.web.httpkit import Markup, Response, esc, render
+from oauthdemo.teaching.narrator import abbreviate
+from oauthdemo.core.tables import BoundedTable
+from oauthdemo.client.oidc import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_status, describe_claim,
                           human_duration)
 
 FLOWS_MAX = 1000          # browsers whose latest login is remembered (oldest evicted)

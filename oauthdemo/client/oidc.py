@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 
 import pkce
 
-from .errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
+from oauthdemo.core.errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
                      IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
                      ProviderUnreachable, RevokedToken, UnknownKey)
-from .httpkit import LOOPBACK_HOSTS
-from .jwtkit import check_time, rsa_public_key_from_jwk, verify_jwt
-from .narrator import Narrator, mask_secret
-from .tables import ExpiringTable
+from oauthdemo.web.httpkit import LOOPBACK_HOSTS
+from oauthdemo.core.jose import check_time, rsa_public_key_from_jwk, verify_jwt
+from oauthdemo.teaching.narrator import Narrator, mask_secret
+from oauthdemo.core.tables import ExpiringTable
 
 HTTP_TIMEOUT = 10              # seconds for every call to the provider
 MAX_RESPONSE = 1024 * 1024     # bytes read from a provider answer

@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import pkce
 
-from .errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
-from .jwtkit import b64url_encode, decode_unverified
-from .narrator import abbreviate, mask_secret
-from .oidc_client import AuthRequest, http_json
-from .tables import BoundedTable
-from .useragent import ScriptedBrowser
+from oauthdemo.core.errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
+from oauthdemo.core.jose import b64url_encode, decode_unverified
+from oauthdemo.teaching.narrator import abbreviate, mask_secret
+from oauthdemo.client.oidc import AuthRequest, http_json
+from oauthdemo.core.tables import BoundedTable
+from oauthdemo.client.useragent import ScriptedBrowser
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
 LAB_BROWSERS_MAX = 500             # browsers whose codes and results are remembered

@@ -31,13 +31,13 @@ import threading
 import time
 from pathlib import Path
 
-from . import paths
-from .authserver import is_loopback_callback
-from .errors import ConfigError, InvalidRequest, InvalidToken, OAuth2Error
-from .httpkit import json_response
-from .jwtkit import check_time, encode_jwt, verify_jwt
-from .oidc_client import AuthRequest, OIDCClient
-from .settings import Provider
+from oauthdemo.core import paths
+from oauthdemo.server.authserver import is_loopback_callback
+from oauthdemo.core.errors import ConfigError, InvalidRequest, InvalidToken, OAuth2Error
+from oauthdemo.web.httpkit import json_response
+from oauthdemo.core.jose import check_time, encode_jwt, verify_jwt
+from oauthdemo.client.oidc import AuthRequest, OIDCClient
+from oauthdemo.settings import Provider
 
 SESSION_TTL = 15 * 60             # a session token lives 15 minutes; /auth/refresh renews it
 SESSION_ALGORITHMS = ["HS256"]    # the allowlist: 'none' and RS256 tokens are refused
@@ -111,7 +111,7 @@ class SessionStore:
             db.close()
 
     def session_key(self) -> bytes:
-        """The HS256 key, made on first use. Text, not raw bytes: jwtkit refuses HMAC keys
+        """The HS256 key, made on first use. Text, not raw bytes: jose refuses HMAC keys
         that look like a public key (key confusion), and random bytes may start with '{'."""
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('session_key', ?)",

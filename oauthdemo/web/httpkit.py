@@ -35,10 +35,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from string import Template
 
-from .errors import (InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
+from oauthdemo.core.errors import (InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
                      RequestTooLarge, ServerError, TemporarilyUnavailable)
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
                 "/static/app.js": "text/javascript; charset=utf-8"}
 MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred

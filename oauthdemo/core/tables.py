@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .errors import TableFull
+from oauthdemo.core.errors import TableFull
 
 
 class ExpiringTable:

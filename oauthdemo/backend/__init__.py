@@ -1,0 +1,1 @@
+"""The mobile app's backend: exchange, SQLite sessions, its API."""

@@ -1,0 +1,1 @@
+"""The OAuth client side: discovery, the OIDC client, transport. Imports only core."""

@@ -1,0 +1,1 @@
+"""The embedded authorization server. Imports core and web."""

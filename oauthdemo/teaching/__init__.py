@@ -1,0 +1,1 @@
+"""What the learner reads: the narrator, the walkthrough, the attack lab."""

@@ -1,0 +1,1 @@
+"""The HTTP toolkit and safe HTML. Imports only core."""
