@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from oauthdemo.teaching import attacks
 from oauthdemo.backend import service as backend
 from oauthdemo.web import httpkit
-from oauthdemo import runner
+from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
+from oauthdemo.core.loopback import LOOPBACK_HOSTS
 from oauthdemo.core.errors import InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.web.httpkit import Markup, Response, esc, json_response, render
 from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
@@ -116,7 +117,7 @@ class DemoApp:
         """The callback on the host the browser is using, so our cookies come back with it."""
         host = req.headers.get("Host", "")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name in httpkit.LOOPBACK_HOSTS and host.endswith(":" + self.base_url.rsplit(":", 1)[1]):
+        if name in LOOPBACK_HOSTS and host.endswith(":" + self.base_url.rsplit(":", 1)[1]):
             return f"http://{host}/callback"
         return self.base_url + "/callback"
 
@@ -305,7 +306,7 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
 
 def main(argv=None) -> int:
-    return runner.main(argv, DemoApp, DemoHandler)
+    return cli.main(argv, DemoApp, DemoHandler)
 
 
 if __name__ == "__main__":

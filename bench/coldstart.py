@@ -18,9 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from oauthdemo.core import jose
 from oauthdemo.core import paths
 from oauthdemo import settings
+from oauthdemo.server.keys import KEY_CACHE_FILENAME
 
 from .harness import ROOT, free_port, raw_get
 
@@ -83,7 +83,7 @@ def one_start(work: Path, cache_dir: Path, wait_for_key: bool) -> dict:
 
 def write_cached_key(cache_dir: Path, key) -> None:
     data = json.dumps(key.to_jwk(private=True)).encode("utf-8")
-    paths.write_private_file(cache_dir / jose.KEY_CACHE_FILENAME, data)
+    paths.write_private_file(cache_dir / KEY_CACHE_FILENAME, data)
 
 
 def ready_ms(result: dict) -> float | None:

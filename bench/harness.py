@@ -20,7 +20,7 @@ import complete_oauth_demo
 from oauthdemo.server import authserver
 from oauthdemo import runner
 from oauthdemo import settings
-from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.useragent import ScriptedBrowser
 

@@ -13,7 +13,7 @@ import urllib.parse
 import complete_oauth_demo
 from oauthdemo import runner
 from oauthdemo import settings
-from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.useragent import ScriptedBrowser
 

@@ -8,7 +8,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from oauthdemo.core.jose import KEY_CACHE_FILENAME, RSAPrivateKey, generate_rsa_key
+from oauthdemo.core.jose import RSAPrivateKey, generate_rsa_key
+from oauthdemo.server.keys import KEY_CACHE_FILENAME
 from oauthdemo.core.paths import write_private_file
 
 

@@ -9,7 +9,7 @@ import unittest
 import urllib.parse
 
 from oauthdemo import settings
-from oauthdemo.teaching.narrator import abbreviate
+from oauthdemo.core.text import abbreviate
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import (Clock, demo_settings, latest_session, log_in, query_of,

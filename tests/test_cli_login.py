@@ -20,8 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import complete_oauth_demo
+from oauthdemo import cli
 from oauthdemo.native import loopback
-from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.client.oidc import AuthRequest, PendingLogins, http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 
@@ -107,7 +108,7 @@ class LoginCase(IsolatedCommandCase):
     def login(self, *flags, env_file: str | None = None) -> CommandRun:
         argv = ["--no-browser", "--timeout", "20", "--idp-port", str(self.idp_port),
                 "--env-file", env_file or self.env_file, *flags]
-        return CommandRun(loopback.login_main, argv)
+        return CommandRun(cli.login_main, argv)
 
     def play_browser(self, run: CommandRun, user: str = "alice", allow: bool = True):
         callback = ScriptedBrowser().login_at_provider(run.authorize_url(), user=user, allow=allow)
@@ -117,7 +118,7 @@ class LoginCase(IsolatedCommandCase):
         run = self.login(*flags)
         page = self.play_browser(run)
         self.assertEqual(page.status, 200, page.text)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         return run
 
     def loopback_get(self, url: str, method: str = "GET") -> tuple:
@@ -146,7 +147,7 @@ class TestCliLogin(LoginCase):
         page = self.play_browser(run)
         self.assertEqual(page.status, 200)
         self.assertIn("You can close this window", page.text)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         out = run.output
         self.assertIn(f"already running at {self.auth.issuer}", out)
         self.assertIn(url, out)                                   # the URL is always printed
@@ -161,11 +162,11 @@ class TestCliLogin(LoginCase):
 
     def test_login_starts_its_own_embedded_server_when_none_is_running(self):
         keys = SigningKeyStore(key=shared_rsa_key())
-        run = CommandRun(loopback.login_main, ["--no-browser", "--timeout", "20", "--idp-port", "0",
+        run = CommandRun(cli.login_main, ["--no-browser", "--timeout", "20", "--idp-port", "0",
                                                "--env-file", self.env_file], keys=keys)
         page = self.play_browser(run, user="bob")
         self.assertEqual(page.status, 200)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         self.assertIn("Started the embedded authorization server", run.output)
         self.assertIn("Logged in as Bob Builder", run.output)
 
@@ -175,7 +176,7 @@ class TestCliLogin(LoginCase):
             status = complete_oauth_demo.main(["login", "--no-browser", "--timeout", "0.3",
                                                "--idp-port", str(self.idp_port),
                                                "--env-file", self.env_file])
-        self.assertEqual(status, loopback.EXIT_TIMEOUT)
+        self.assertEqual(status, cli.EXIT_TIMEOUT)
         self.assertIn("Open this URL in a browser", out.getvalue())
 
 
@@ -183,7 +184,7 @@ class TestWaiting(LoginCase):
     def test_timeout_exits_cleanly_with_a_message(self):
         run = self.login("--timeout", "0.5")
         port = urllib.parse.urlsplit(query_of(run.authorize_url())["redirect_uri"]).port
-        self.assertEqual(run.finish(), loopback.EXIT_TIMEOUT)
+        self.assertEqual(run.finish(), cli.EXIT_TIMEOUT)
         self.assertIn("No login arrived within 0.5 s", run.output)
         self.assertNotIn("Traceback", run.output)
         self.assertIn("waiting for the browser... 1 s left\n", run.output)   # not a TTY: plain
@@ -206,7 +207,7 @@ class TestWaiting(LoginCase):
     def test_bad_timeouts_and_ports_are_refused_before_anything_starts(self):
         for flags in (["--timeout", "0"], ["--timeout", "601"], ["--port", "70000"]):
             run = self.login(*flags)
-            self.assertEqual(run.finish(), loopback.EXIT_CONFIG, flags)
+            self.assertEqual(run.finish(), cli.EXIT_CONFIG, flags)
             self.assertIn("Cannot start", run.output)
 
     def test_a_busy_fixed_port_is_a_clear_error(self):
@@ -214,7 +215,7 @@ class TestWaiting(LoginCase):
             busy.bind(("127.0.0.1", 0))
             busy.listen(1)
             run = self.login("--port", str(busy.getsockname()[1]))
-            self.assertEqual(run.finish(), loopback.EXIT_CONFIG)
+            self.assertEqual(run.finish(), cli.EXIT_CONFIG)
         self.assertIn("already in use", run.output)
 
 
@@ -236,7 +237,7 @@ class TestOneShotServer(LoginCase):
                 self.assertIn("Still waiting for the login", body)
         page = self.play_browser(run)                           # the real callback still works
         self.assertEqual(page.status, 200)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
 
     def test_only_the_first_matching_callback_is_taken(self):
         pending = PendingLogins()
@@ -261,14 +262,14 @@ class TestOneShotServer(LoginCase):
         self.assertIn("You can close this window", body)
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", body)
         self.assertNotIn(evil, body)
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("access_denied", run.output)
 
     def test_user_pressing_deny_ends_the_login_with_access_denied(self):
         run = self.login()
         page = self.play_browser(run, allow=False)
         self.assertIn("error=access_denied", page.text)
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("Login failed: access_denied", run.output)
         self.assertFalse(self.cache_file.exists())
 
@@ -278,9 +279,9 @@ class TestOneShotServer(LoginCase):
         self.assertTrue(query_of(url)["redirect_uri"].startswith("http://localhost:"))
         callback = ScriptedBrowser().login_at_provider(url)
         self.assertEqual(ScriptedBrowser().get(callback).status, 200)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         bad = self.login(env_file=self.write_env("OAUTH_REDIRECT_HOST=0.0.0.0\n"))
-        self.assertEqual(bad.finish(), loopback.EXIT_CONFIG)
+        self.assertEqual(bad.finish(), cli.EXIT_CONFIG)
 
 
 class TestTokenCache(LoginCase):
@@ -299,7 +300,7 @@ class TestTokenCache(LoginCase):
         self.logged_in("--save")
         first = json.loads(self.cache_file.read_text())["tokens"]
         run = self.login("--refresh")
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         second = json.loads(self.cache_file.read_text())["tokens"]
         self.assertNotEqual(first["refresh_token"], second["refresh_token"])
         self.assertNotEqual(first["access_token"], second["access_token"])
@@ -315,12 +316,12 @@ class TestTokenCache(LoginCase):
         self.logged_in("--save")
         os.chmod(self.cache_file, 0o644)
         run = self.login("--refresh")
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("Refusing to use the saved tokens", run.output)
 
     def test_refresh_without_saved_tokens_says_what_to_do(self):
         run = self.login("--refresh")
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("No saved tokens", run.output)
         self.assertIn("--save", run.output)
 
@@ -330,7 +331,7 @@ class TestTokenCache(LoginCase):
         saved["tokens"]["refresh_token"] = "forgotten-" + "x" * 40
         self.cache_file.write_text(json.dumps(saved))
         run = self.login("--refresh")
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("invalid_grant", run.output)
         self.assertIn("forgets its tokens", run.output)
 

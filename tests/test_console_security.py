@@ -30,11 +30,13 @@ except ImportError:
     pty = None
 
 import complete_oauth_demo
+from oauthdemo import cli
 from oauthdemo.native import loopback
 from oauthdemo import settings
 from oauthdemo.core.errors import ConfigError
 from oauthdemo.core.jose import RSAPublicKey, jwks_document
-from oauthdemo.teaching.narrator import Narrator, printable
+from oauthdemo.core.text import printable
+from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .support import JsonServer, cache_signing_key, shared_rsa_key
@@ -108,8 +110,8 @@ class TestSanitiser(unittest.TestCase):
     def test_finding4_cannot_start_messages_are_printable(self):
         bad = str(Path(tempfile.gettempdir()) / "missing\x1b]0;pwned\x07\n  ✔ logged in admin")
         out = io.StringIO()
-        self.assertEqual(loopback.login_main(["--env-file", bad], out=out, environ={}),
-                         loopback.EXIT_CONFIG)
+        self.assertEqual(cli.login_main(["--env-file", bad], out=out, environ={}),
+                         cli.EXIT_CONFIG)
         self.assertEqual(out.getvalue().count("\n"), 1, out.getvalue())
         self.assertNotIn("\x1b", out.getvalue())
         self.assertIn("missing\\x1b]0;pwned\\x07\\n", out.getvalue())
@@ -277,11 +279,11 @@ class TestCliTrustsOnlyOurServer(IsolatedCommandCase):
                 impostor = start_impostor(jwks)
                 self.addCleanup(impostor.stop)
                 out = io.StringIO()
-                status = loopback.login_main(
+                status = cli.login_main(
                     ["--no-browser", "--timeout", "5", "--env-file", self.env_file,
                      "--idp-port", str(impostor.port)],
                     out=out, environ={}, on_url=never_open)
-                self.assertEqual(status, loopback.EXIT_CONFIG, out.getvalue())
+                self.assertEqual(status, cli.EXIT_CONFIG, out.getvalue())
                 self.assertTrue(set(impostor.paths) <= {"/.well-known/openid-configuration",
                                                         "/.well-known/jwks.json"},
                                 impostor.paths)
@@ -325,7 +327,7 @@ class TestCliWithOurServer(LoginCase):
             {"error": "access_denied", "error_description": description,
              "state": params["state"]})
         self.assertEqual(ScriptedBrowser().get(callback).status, 200)
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED, run.output)
         self.assertEqual(controls_in(run.output), [], repr(run.output))
         self.assertIn("denied\\x1b]0;pwned\\x07\\x1b[2J\\n  ✔ logged in admin\\u202e",
                       run.output)

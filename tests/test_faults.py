@@ -17,7 +17,7 @@ from http.server import ThreadingHTTPServer
 from oauthdemo.server import authserver
 from oauthdemo.web import httpkit
 from oauthdemo import settings
-from oauthdemo.core.jose import SigningKeyStore
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL
 from oauthdemo.client.useragent import ScriptedBrowser
 

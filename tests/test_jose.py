@@ -24,7 +24,6 @@ from oauthdemo.core.errors import (
 from oauthdemo.core.jose import (
     RSAPrivateKey,
     RSAPublicKey,
-    SigningKeyStore,
     b64url_decode,
     b64url_encode,
     check_time,
@@ -35,6 +34,8 @@ from oauthdemo.core.jose import (
     rs256_verify,
     verify_jwt,
 )
+from oauthdemo.server import keys as key_store
+from oauthdemo.server.keys import SigningKeyStore
 from tests.support import shared_rsa_key
 
 # RFC 7515 Appendix A.1: HS256 example (header and payload contain CRLFs, as in the RFC).
@@ -475,7 +476,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self._tmp.cleanup)
         self.cache_dir = Path(self._tmp.name) / "cache"
-        self.cache_file = self.cache_dir / jose.KEY_CACHE_FILENAME
+        self.cache_file = self.cache_dir / key_store.KEY_CACHE_FILENAME
 
     def _write_cache(self, key: RSAPrivateKey, mode: int) -> None:
         paths.write_private_file(self.cache_file, json.dumps(key.to_jwk(private=True)).encode())
@@ -496,7 +497,7 @@ class TestSigningKeyStore(unittest.TestCase):
 
     def test_reloads_the_same_kid_from_cache(self):
         self._write_cache(shared_rsa_key(), 0o600)
-        with mock.patch.object(jose, "generate_rsa_key",
+        with mock.patch.object(key_store, "generate_rsa_key",
                                side_effect=AssertionError("must not generate")):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             store.start()
@@ -506,7 +507,7 @@ class TestSigningKeyStore(unittest.TestCase):
     def test_ignores_group_readable_cache_file(self):
         self._write_cache(shared_rsa_key(), 0o644)
         fresh = a2_key()
-        with mock.patch.object(jose, "generate_rsa_key", return_value=fresh):
+        with mock.patch.object(key_store, "generate_rsa_key", return_value=fresh):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30), fresh)  # current() starts it too
         self.assertEqual(len(store.warnings), 1)
@@ -515,14 +516,14 @@ class TestSigningKeyStore(unittest.TestCase):
 
     def test_corrupt_cache_file_is_replaced(self):
         paths.write_private_file(self.cache_file, b"{not json")
-        with mock.patch.object(jose, "generate_rsa_key", return_value=a2_key()):
+        with mock.patch.object(key_store, "generate_rsa_key", return_value=a2_key()):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30).kid, a2_key().kid)
         self.assertEqual(len(store.warnings), 1)
 
     def test_save_failure_keeps_key_in_memory(self):
         unsafe = paths.UnsafePermissions("cannot guarantee mode 0600 here")
-        with mock.patch.object(jose, "generate_rsa_key", return_value=a2_key()), \
+        with mock.patch.object(key_store, "generate_rsa_key", return_value=a2_key()), \
                 mock.patch.object(paths, "write_private_file", side_effect=unsafe):
             store = SigningKeyStore(cache_dir=self.cache_dir)
             self.assertEqual(store.current(timeout=30).kid, a2_key().kid)
@@ -545,7 +546,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self.assertEqual(json.loads(self.cache_file.read_bytes())["kid"], a2_key().kid)
 
     def test_generation_failure_is_reported_not_hung(self):
-        with mock.patch.object(jose, "generate_rsa_key", side_effect=MemoryError()):
+        with mock.patch.object(key_store, "generate_rsa_key", side_effect=MemoryError()):
             store = SigningKeyStore()
             with self.assertRaises(RuntimeError):
                 store.current(timeout=30)

@@ -22,7 +22,8 @@ from oauthdemo.core import jose
 from oauthdemo.core import paths
 from oauthdemo.core.errors import ConfigError, MalformedToken, UnknownKey
 from oauthdemo.web.httpkit import Response
-from oauthdemo.core.jose import SigningKeyStore, b64url_decode, b64url_encode
+from oauthdemo.core.jose import b64url_decode, b64url_encode
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL, JWKSCache, http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 

@@ -7,7 +7,7 @@ import sqlite3
 import unittest
 import urllib.parse
 
-from oauthdemo.native import loopback
+from oauthdemo import cli
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import demo_settings, start_test_demo
@@ -26,7 +26,7 @@ class MobileCase(IsolatedCommandCase):
     def mobile(self, *flags, backend: str | None = None) -> CommandRun:
         argv = ["--no-browser", "--timeout", "20", "--backend", backend or self.running.app_url,
                 "--env-file", self.env_file, *flags]
-        return CommandRun(loopback.mobile_main, argv)
+        return CommandRun(cli.mobile_main, argv)
 
     def session_count(self) -> int:
         db = sqlite3.connect(self.db_path)
@@ -50,7 +50,7 @@ class TestMobileApp(MobileCase):
         page = ScriptedBrowser().get(ScriptedBrowser().login_at_provider(url, user="carol"))
         self.assertIn("You can close this window", page.text)
         self.assertIn("mobile app received the authorization code", page.text)
-        self.assertEqual(run.finish(), loopback.EXIT_OK, run.output)
+        self.assertEqual(run.finish(), cli.EXIT_OK, run.output)
         out = run.output
         self.assertIn(f"POST {self.running.app_url}/auth/exchange", out)
         self.assertIn("session_token = eyJ", out)                # abbreviated, not whole
@@ -69,13 +69,13 @@ class TestMobileApp(MobileCase):
         run = self.mobile()
         ScriptedBrowser().get(ScriptedBrowser().login_at_provider(run.authorize_url(),
                                                                    allow=False))
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("access_denied", run.output)
         self.assertEqual(self.session_count(), 0)
 
     def test_timeout(self):
         run = self.mobile("--timeout", "0.3")
-        self.assertEqual(run.finish(), loopback.EXIT_TIMEOUT)
+        self.assertEqual(run.finish(), cli.EXIT_TIMEOUT)
         self.assertIn("No login arrived", run.output)
 
     def test_a_backend_that_is_not_running_is_a_clear_message(self):
@@ -83,7 +83,7 @@ class TestMobileApp(MobileCase):
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         run = self.mobile(backend=f"http://127.0.0.1:{port}")
-        self.assertEqual(run.finish(), loopback.EXIT_FAILED)
+        self.assertEqual(run.finish(), cli.EXIT_FAILED)
         self.assertIn("Could not reach", run.output)
         self.assertIn("python3 complete_oauth_demo.py", run.output)
         self.assertNotIn("Traceback", run.output)

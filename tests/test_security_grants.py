@@ -10,6 +10,7 @@ import unittest
 import urllib.parse
 
 import pkce
+from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.server import authserver
 from oauthdemo.core import errors
 from oauthdemo.client.oidc import basic_authorization, http_json
@@ -221,10 +222,10 @@ class TestRedirectUriShape(GrantCase):
     def test_finding6_loopback_matcher_refuses_controls_and_odd_shapes(self):
         for uri in self.BAD:
             with self.subTest(uri=uri):
-                self.assertFalse(authserver.is_loopback_callback(uri))
+                self.assertFalse(is_loopback_callback(uri))
         for uri in ("http://127.0.0.1:5000/callback", "http://localhost:1/callback",
                     "http://[::1]:65535/callback"):
-            self.assertTrue(authserver.is_loopback_callback(uri), uri)
+            self.assertTrue(is_loopback_callback(uri), uri)
 
     def test_finding6_crlf_redirect_uri_never_reaches_location(self):
         url = self.authorize_url(client_id="demo-cli", redirect_uri=self.BAD[0],

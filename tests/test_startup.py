@@ -17,7 +17,8 @@ from unittest import mock
 from oauthdemo import runner
 from oauthdemo import settings
 from oauthdemo.core.errors import ConfigError, ProviderUnreachable
-from oauthdemo.teaching.narrator import Narrator, abbreviate, mask_secret
+from oauthdemo.core.text import abbreviate, mask_secret
+from oauthdemo.teaching.narrator import Narrator
 
 from .demo_fixtures import demo_settings, start_test_demo
 

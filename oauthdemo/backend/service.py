@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from oauthdemo.core import paths
-from oauthdemo.server.authserver import is_loopback_callback
+from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.core.errors import ConfigError, InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.web.httpkit import json_response
 from oauthdemo.core.jose import check_time, encode_jwt, verify_jwt

@@ -28,9 +28,10 @@ import pkce
 from oauthdemo.core.errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
                      IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
                      ProviderUnreachable, RevokedToken, UnknownKey)
-from oauthdemo.web.httpkit import LOOPBACK_HOSTS
+from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo.core.jose import check_time, rsa_public_key_from_jwk, verify_jwt
-from oauthdemo.teaching.narrator import Narrator, mask_secret
+from oauthdemo.core.text import mask_secret
+from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.core.tables import ExpiringTable
 
 HTTP_TIMEOUT = 10              # seconds for every call to the provider
@@ -47,8 +48,7 @@ STATE_BYTES = 32               # 256 bits: RFC 6749 §10.10 wants it unguessable
 
 def _opener_for(url: str):
     """Loopback calls never go through a proxy from the environment."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host in LOOPBACK_HOSTS:
+    if is_loopback_url(url):
         return urllib.request.build_opener(urllib.request.ProxyHandler({}))
     return urllib.request.build_opener()
 

@@ -18,11 +18,11 @@ Every check is the one OIDC client path (oauthdemo/oidc.py) the web app uses:
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -33,14 +33,15 @@ from pathlib import Path
 from oauthdemo.server import authserver
 from oauthdemo.web import httpkit
 from oauthdemo.core import jose
+from oauthdemo.server.keys import KEY_CACHE_FILENAME
 from oauthdemo.core import paths
-from oauthdemo import runner
+from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo import settings
 from oauthdemo.core.errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse,
-                     ProviderError, ProviderUnreachable)
+                     ProviderError)
 from oauthdemo.web.httpkit import render
-from oauthdemo.teaching.narrator import Narrator, printable
-from oauthdemo.client.oidc import (PENDING_TTL, OIDCClient, PendingLogins, http_json,
+from oauthdemo.teaching.narrator import Narrator
+from oauthdemo.client.oidc import (OIDCClient, PendingLogins, http_json,
                           human_duration)
 
 CALLBACK_PATH = "/callback"
@@ -53,16 +54,7 @@ PROBE_TIMEOUT = 2                 # looking for a demo already running on --idp-
 TOKEN_CACHE_NAME = "tokens.json"
 SAVED_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token_type", "scope",
                       "expires_in")
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_CANCELLED = 0, 1, 2, 124, 130
 
-HINTS = {
-    "invalid_grant": "The server refused the code or the refresh token. A refresh token works "
-                     "once (it rotates); and the embedded server that `login` starts for itself "
-                     "forgets its tokens when the command ends: run `python3 complete_oauth_demo.py` "
-                     "in another terminal so `login` uses that one, or log in again.",
-    "access_denied": "You (or the server) pressed Deny. Nothing was shared.",
-    "temporarily_unavailable": "Is the demo running? Start it with: python3 complete_oauth_demo.py",
-}
 
 
 class LoginTimedOut(OAuth2Error):
@@ -161,7 +153,7 @@ class LoopbackServer:
         self.port = None
 
     def __enter__(self) -> "LoopbackServer":
-        self.server = runner.bind(LoopbackHandler, BIND_HOST, self.wanted_port, self.catcher,
+        self.server = httpkit.bind(LoopbackHandler, BIND_HOST, self.wanted_port, self.catcher,
                                   "the login callback", "--port")
         self.port = self.server.server_address[1]
         return self
@@ -261,16 +253,22 @@ def show_authorize_url(url: str, port: int, issuer: str, narrator: Narrator, ope
     """Always printed, even when a browser opens: it may open on the wrong screen, or none."""
     lines = ["", "  Open this URL in a browser to log in:", "", f"    {url}", ""]
     narrator.banner(lines + ssh_hint(port, issuer) + [""])
-    if open_browser and runner.can_open_browser():
+    if open_browser and can_open_browser():
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
         narrator.banner(["  (opening your browser)"])
+
+
+def can_open_browser() -> bool:
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
 
 
 def ssh_hint(port: int, issuer: str) -> list:
     """A browser on another computer reaches the callback (and a local provider) through SSH."""
     forwards = [f"-L {port}:127.0.0.1:{port}"]
     parts = urllib.parse.urlsplit(issuer)
-    if parts.hostname in httpkit.LOOPBACK_HOSTS and parts.port:
+    if is_loopback_url(issuer) and parts.port:
         forwards.append(f"-L {parts.port}:127.0.0.1:{parts.port}")
     return ["  No browser on this machine (an SSH session)? On the computer with the browser run",
             f"    ssh {' '.join(forwards)} you@this-machine",
@@ -302,7 +300,7 @@ def native_client(cfg, narrator: Narrator, keys=None):
         if provider.kind == "embedded" and server is None:
             # A demo found running: for this whole command trust only the key it was shown
             # to hold (running_embedded), so it cannot switch to a key of its own later.
-            client.pin_key(cached_public_key(paths.user_cache_dir() / jose.KEY_CACHE_FILENAME))
+            client.pin_key(cached_public_key(paths.user_cache_dir() / KEY_CACHE_FILENAME))
         yield client
     finally:
         if server is not None:
@@ -322,7 +320,7 @@ def native_provider(cfg, narrator: Narrator, keys=None) -> tuple:
         return settings.Provider(p.kind, p.issuer, p.client_id, None, p.audience), None
     issuer, server = running_embedded(cfg), None
     if issuer is None:
-        auth, server = runner.start_embedded(cfg, narrator, time.time, keys)
+        auth, server = authserver.start_embedded(cfg, narrator, time.time, keys)
         issuer = auth.issuer
         narrator.banner([f"  Started the embedded authorization server at {issuer} for this "
                          "command (its tokens end with it)."])
@@ -353,7 +351,7 @@ def require_our_signing_key(issuer: str, meta: dict) -> None:
     malware); logging in against it would hand it the login and trust the tokens it signs.
     The demo signs with the key in our 0600 key cache, which no one else can read: the server
     must publish that key and no other (one more key of its own would let it sign tokens)."""
-    cache = paths.user_cache_dir() / jose.KEY_CACHE_FILENAME
+    cache = paths.user_cache_dir() / KEY_CACHE_FILENAME
     ours = cached_public_key(cache)
     if ours is None:
         raise not_ours(issuer, f"there is no signing key in {cache} to compare with")
@@ -564,108 +562,19 @@ HANDOFF_NOTES = {
 
 # == command lines ==============================================================================
 
-def add_loopback_flags(parser: argparse.ArgumentParser):
-    parser.add_argument("--no-browser", action="store_true",
-                        help="do not open a browser (the URL is always printed)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds to wait for the login (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--port", dest="callback_port", metavar="PORT", type=int, default=0,
-                        help="the loopback callback port (default 0: any free port)")
 
 
-def build_login_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="complete_oauth_demo.py login",
-        description="Log in from the terminal the way gh and flytectl do: PKCE, a browser, and "
-                    "a one-shot callback server on 127.0.0.1 (RFC 8252).")
-    runner.add_common_flags(parser)
-    add_loopback_flags(parser)
-    parser.add_argument("--save", action="store_true",
-                        help="save the tokens to the cache directory (mode 600)")
-    parser.add_argument("--refresh", action="store_true",
-                        help="use the saved refresh token instead of a browser; saves the new one")
-    return parser
 
 
-def build_mobile_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="complete_oauth_demo.py mobile",
-        description="Play the mobile app of the 'mobile app + backend' design: no secret, PKCE, "
-                    "a loopback redirect; the backend redeems the code.")
-    parser.add_argument("--backend", default=None,
-                        help="the backend's URL (default: the demo, http://localhost:8091)")
-    add_loopback_flags(parser)
-    parser.add_argument("--env-file", default=None, help="read settings from this file")
-    parser.add_argument("--show-tokens", action="store_true", default=None,
-                        help="print whole tokens instead of abbreviations")
-    parser.add_argument("--quiet", action="store_true", default=None,
-                        help="print only the URL, the result and errors")
-    return parser
 
 
-def loopback_options(args, cfg) -> LoopbackOptions:
-    host = cfg.values.get("OAUTH_REDIRECT_HOST") or "127.0.0.1"
-    if host not in REDIRECT_HOSTS:
-        raise ConfigError(f"OAUTH_REDIRECT_HOST must be 127.0.0.1 or localhost, not {host!r}.")
-    if not 0 < args.timeout <= PENDING_TTL:
-        raise ConfigError(f"--timeout must be more than 0 and at most {PENDING_TTL} seconds "
-                          "(a login request lives 10 minutes).")
-    if not 0 <= args.callback_port <= 65535:
-        raise ConfigError("--port must be between 0 and 65535.")
-    return LoopbackOptions(args.timeout, args.callback_port, cfg.open_browser, host, cfg.scope)
 
 
-def run_command(action, narrator: Narrator) -> int:
-    """Each way a command can end, as one sentence and an exit status; never a traceback."""
-    try:
-        action()
-        return EXIT_OK
-    except LoginTimedOut as err:
-        narrator.error(err.description)
-        return EXIT_TIMEOUT
-    except ConfigError as err:
-        narrator.error(f"Cannot start: {err.description}")
-        return EXIT_CONFIG
-    except OAuth2Error as err:
-        hint = HINTS.get(err.error) or (HINTS["temporarily_unavailable"]
-                                        if isinstance(err, ProviderUnreachable) else "")
-        narrator.error(f"Login failed: {err.error}: {err.description} {hint}".rstrip())
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        narrator.error("Cancelled; nothing was saved.")
-        return EXIT_CANCELLED
 
 
-def prepare(parser, argv, out, environ) -> tuple:
-    """(args, settings, options, narrator), or an exit status for settings that cannot work."""
-    args = parser.parse_args(argv)
-    try:
-        cfg = settings.build(args, environ)
-        opts = loopback_options(args, cfg)
-    except ConfigError as err:   # it may quote a setting or a path: printable, like the narration
-        print(f"Cannot start: {printable(err.description)}", file=out)
-        return EXIT_CONFIG
-    return args, cfg, opts, Narrator(stream=out, show_tokens=cfg.show_tokens, quiet=cfg.quiet)
 
 
-def login_main(argv, *, out=None, environ=None, on_url=None, keys=None) -> int:
-    """``on_url`` receives the authorize URL (tests play the browser with it); ``keys`` is
-    the signing key store for an embedded server started here."""
-    ready = prepare(build_login_parser(), argv, out or sys.stdout, environ)
-    if isinstance(ready, int):
-        return ready
-    args, cfg, opts, narrator = ready
-    return run_command(lambda: cli_login(cfg, opts, args, narrator, on_url, keys), narrator)
 
 
-def mobile_main(argv, *, out=None, environ=None, on_url=None) -> int:
-    ready = prepare(build_mobile_parser(), argv, out or sys.stdout, environ)
-    if isinstance(ready, int):
-        return ready
-    args, cfg, opts, narrator = ready
-    backend_url = (args.backend or f"http://localhost:{cfg.port}").rstrip("/")
-    return run_command(lambda: mobile_login(backend_url, opts, narrator, on_url), narrator)
 
 
-def main(command: str, argv) -> int:
-    return {"login": login_main, "mobile": mobile_main}[command](argv)

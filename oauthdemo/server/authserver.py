@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 import pkce
 
+from oauthdemo.core import paths
+from oauthdemo.core.loopback import is_loopback_callback
+from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.web import httpkit
 from oauthdemo.core.errors import (AccessDenied, ConfigError, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
@@ -54,10 +57,6 @@ PKCE_LOG_MAX = 500             # the teaching pages' records of Step 8 (display 
 # A refresh token is <grant id>.<generation>.<HMAC of both>: the MAC makes it unforgeable,
 # the generation tells the current token from every rotated one (RFC 9700 §4.14.2).
 REFRESH_TOKEN = re.compile(r"([A-Za-z0-9_-]{16})\.([0-9]{1,9})\.([A-Za-z0-9_-]{43})")
-# RFC 8252 §7.3: a native app's loopback redirect, any port, path /callback; written as
-# the whole allowed shape, so whitespace, controls, user info, a query or a fragment (all
-# of which could split a Location header or fool a lenient URL parser) never match.
-LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([1-9][0-9]{0,4}))?/callback")
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
 DEFAULT_AUDIENCE = "urn:oauth-pkce-demo:api"   # the one API registered here, as in Auth0
 TOKEN_ALGORITHMS = ["RS256"]
@@ -90,12 +89,6 @@ class Client:
         if uri in self.redirect_uris:   # exact string match (RFC 6749 §3.1.2.3)
             return True
         return self.loopback_any_port and is_loopback_callback(uri)
-
-
-def is_loopback_callback(uri: str) -> bool:
-    """RFC 8252 §7.3: http on a loopback host, any port, path /callback, nothing else."""
-    match = LOOPBACK_CALLBACK.fullmatch(uri)
-    return match is not None and (match.group(1) is None or 0 < int(match.group(1)) <= 65535)
 
 
 def add_query(uri: str, query: str) -> str:
@@ -862,5 +855,17 @@ def start(keys, *, host: str = "127.0.0.1", port: int = 8092, narrator=None, clo
     """Bind the embedded server and begin serving. Returns (AuthorizationServer, http server)."""
     auth = AuthorizationServer(keys, narrator=narrator, clock=clock, **client_settings)
     server, _ = httpkit.start_server(AuthServerHandler, host, port, auth)
+    auth.set_issuer(httpkit.server_url(server))
+    return auth, server
+
+
+def start_embedded(cfg, narrator, clock, keys=None):
+    """The Auth0 stand-in on its own port; its key is generated in the background."""
+    if keys is None:
+        keys = SigningKeyStore(cache_dir=paths.user_cache_dir())
+        keys.start()
+    auth = AuthorizationServer(keys, narrator=narrator, clock=clock, **cfg.embedded)
+    server = httpkit.bind(AuthServerHandler, cfg.host, cfg.idp_port, auth,
+                  "embedded authorization server", "--idp-port", cfg.public_host)
     auth.set_issuer(httpkit.server_url(server))
     return auth, server

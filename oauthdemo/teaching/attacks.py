@@ -33,7 +33,7 @@ import pkce
 
 from oauthdemo.core.errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
 from oauthdemo.core.jose import b64url_encode, decode_unverified
-from oauthdemo.teaching.narrator import abbreviate, mask_secret
+from oauthdemo.core.text import abbreviate, mask_secret
 from oauthdemo.client.oidc import AuthRequest, http_json
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.useragent import ScriptedBrowser

@@ -9,9 +9,10 @@ terminal and never when NO_COLOR is set (https://no-color.org).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
+
+from oauthdemo.core.text import abbreviate, printable
 
 # Each actor gets a fixed colour (ANSI SGR) and a fixed-width name, so a learner can
 # follow one actor down the console.
@@ -26,45 +27,10 @@ ACTORS = {
     "attacker": "31",              # red
 }
 ACTOR_WIDTH = max(len(a) for a in ACTORS)
-TOKEN_HEAD, TOKEN_TAIL = 16, 8
-# Values from requests and providers are printed on the operator's terminal. Any control
-# character would let a visitor act on it: ESC and the C1 controls clear the screen or set
-# the title, CR, LF, TAB and U+2028/2029 start a fake narrator line ("✔ signature
-# verified"), bidi controls reorder what the learner reads. Each one is shown as a visible
-# escape (\n, \x1b, \u202e) instead, so the learner sees that something was injected.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def printable(text) -> str:
-    """The one sanitiser for every value that reaches a terminal; colour comes after it."""
-    return CONTROL.sub(_visible_escape, str(text))
-
-
-def _visible_escape(match) -> str:
-    return match.group().encode("unicode_escape").decode("ascii")
-
-
 def wants_colour(stream) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def abbreviate(token: str, show: bool = False) -> str:
-    """eyJhbGciOiJSUzI1…Q3kP9sXw (812 chars): enough to recognise, too little to use."""
-    if token is None:
-        return "(none)"
-    token = str(token)
-    if show or len(token) <= TOKEN_HEAD + TOKEN_TAIL + 3:
-        return token
-    return f"{token[:TOKEN_HEAD]}…{token[-TOKEN_TAIL:]} ({len(token)} chars)"
-
-
-def mask_secret(secret: str | None) -> str:
-    """A client secret is never printed, not even in part."""
-    if not secret:
-        return "(none)"
-    return f"•••••••• ({len(secret)} chars, hidden)"
 
 
 class Narrator:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from oauthdemo.teaching import attacks
 from oauthdemo.server.authserver import DEMO_USERS
 from oauthdemo.web.httpkit import Markup, Response, esc, render
-from oauthdemo.teaching.narrator import abbreviate
+from oauthdemo.core.text import abbreviate
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.oidc import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_status, describe_claim,
                           human_duration)

@@ -35,7 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from string import Template
 
-from oauthdemo.core.errors import (InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
+from oauthdemo.core.loopback import LOOPBACK_HOSTS
+from oauthdemo.core.errors import (ConfigError, InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
                      RequestTooLarge, ServerError, TemporarilyUnavailable)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -53,7 +54,6 @@ BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
 # This machine, by name or address; IPv6 both bare (urlsplit().hostname) and bracketed
 # (a Host header or netloc).
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 §5.6.2: header and cookie names
 # RFC 6265 §4.2: the Cookie header. Bounded before it is parsed (a browser sends at most a
@@ -625,6 +625,18 @@ def start_server(handler_cls, host: str, port: int, app, public_host: str = "") 
                               daemon=True)
     thread.start()
     return server, thread
+
+
+def bind(handler_cls, host: str, port: int, app, what: str, flag: str, public_host: str = ""):
+    """start_server, with a sentence instead of an OSError: which port, and which flag moves it."""
+    try:
+        return start_server(handler_cls, host, port, app, public_host)[0]
+    except OSError as err:
+        if err.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            raise ConfigError(f"Port {port} ({what}) is already in use — is another copy of the "
+                              f"demo running? Stop it, or choose another port with "
+                              f"{flag} {port + 10}.") from err
+        raise ConfigError(f"Cannot listen on {host}:{port} ({what}): {err.strerror}.") from err
 
 
 def origin_of(url: str) -> str:
