@@ -26,16 +26,17 @@ from oauthdemo.core.jose import (
     RSAPublicKey,
     b64url_decode,
     b64url_encode,
-    check_time,
+
     decode_unverified,
     encode_jwt,
     hs256_sign,
     rs256_sign,
     rs256_verify,
-    verify_jwt,
+    verify_jws,
 )
 from oauthdemo.server import keys as key_store
 from oauthdemo.server.keys import SigningKeyStore
+from oauthdemo.core.claims import check_time
 from tests.support import shared_rsa_key
 
 # RFC 7515 Appendix A.1: HS256 example (header and payload contain CRLFs, as in the RFC).
@@ -129,7 +130,7 @@ class TestRFCVectors(unittest.TestCase):
         self.assertEqual(b64url_encode(signature), A2_SIGNATURE)
         self.assertTrue(rs256_verify(key.public_key, signing_input, signature))
         public = jose.rsa_public_key_from_jwk({"kty": "RSA", "n": A2_JWK["n"], "e": "AQAB"})
-        header, claims = verify_jwt(f"{signing_input.decode()}.{A2_SIGNATURE}",
+        header, claims = verify_jws(f"{signing_input.decode()}.{A2_SIGNATURE}",
                                     algorithms=["RS256"], key=public)
         self.assertEqual(header, {"alg": "RS256"})
         self.assertEqual(claims, {"iss": "joe", "exp": 1300819380,
@@ -139,7 +140,7 @@ class TestRFCVectors(unittest.TestCase):
         secret = b64url_decode(A1_KEY_K)
         signing_input = f"{A1_HEADER_B64}.{A1_PAYLOAD_B64}".encode()
         self.assertEqual(b64url_encode(hs256_sign(secret, signing_input)), A1_SIGNATURE)
-        header, claims = verify_jwt(f"{signing_input.decode()}.{A1_SIGNATURE}",
+        header, claims = verify_jws(f"{signing_input.decode()}.{A1_SIGNATURE}",
                                     algorithms=["HS256"], key=secret)
         self.assertEqual(header, {"typ": "JWT", "alg": "HS256"})
         self.assertEqual(claims["iss"], "joe")
@@ -174,7 +175,7 @@ class TestRoundTrips(unittest.TestCase):
     def test_rs256_round_trip(self):
         key = shared_rsa_key()
         token = encode_jwt({"sub": "alice", "n": 1}, key)
-        header, claims = verify_jwt(token, algorithms=["RS256"], key=key.public_key)
+        header, claims = verify_jws(token, algorithms=["RS256"], key=key.public_key)
         self.assertEqual(claims, {"sub": "alice", "n": 1})
         self.assertEqual(header, {"alg": "RS256", "typ": "JWT", "kid": key.kid})
         self.assertNotIn(" ", token)
@@ -187,13 +188,13 @@ class TestRoundTrips(unittest.TestCase):
         def lookup(kid):
             asked.append(kid)
             return key.public_key
-        header, _ = verify_jwt(token, algorithms=("RS256",), key_for_kid=lookup)
+        header, _ = verify_jws(token, algorithms=("RS256",), key_for_kid=lookup)
         self.assertEqual(asked, [key.kid])
         self.assertEqual(header["typ"], "at+jwt")
 
     def test_hs256_round_trip(self):
         token = encode_jwt({"sub": "bob"}, HS_SECRET, alg="HS256")
-        header, claims = verify_jwt(token, algorithms=["HS256"], key=HS_SECRET)
+        header, claims = verify_jws(token, algorithms=["HS256"], key=HS_SECRET)
         self.assertEqual(claims, {"sub": "bob"})
         self.assertNotIn("kid", header)
 
@@ -217,7 +218,7 @@ class TestAttacks(unittest.TestCase):
         header, _, signature = self.token.split(".")
         forged_claims = b64url_encode(json.dumps({"sub": "alice", "admin": True}).encode())
         with self.assertRaises(BadSignature):
-            verify_jwt(f"{header}.{forged_claims}.{signature}", algorithms=["RS256"],
+            verify_jws(f"{header}.{forged_claims}.{signature}", algorithms=["RS256"],
                        key=self.key.public_key)
 
     def test_tampered_header_is_bad_signature(self):
@@ -225,19 +226,19 @@ class TestAttacks(unittest.TestCase):
         header = b64url_encode(json.dumps({"alg": "RS256", "kid": self.key.kid,
                                            "typ": "at+jwt"}).encode())
         with self.assertRaises(BadSignature):
-            verify_jwt(f"{header}.{claims}.{signature}", algorithms=["RS256"],
+            verify_jws(f"{header}.{claims}.{signature}", algorithms=["RS256"],
                        key=self.key.public_key)
 
     def test_alg_none_is_not_allowed(self):
         for alg in ("none", "None", "NONE"):
             token = unsigned_token({"alg": alg}, {"sub": "admin"})
             with self.subTest(alg=alg), self.assertRaises(AlgorithmNotAllowed):
-                verify_jwt(token, algorithms=["RS256", "HS256"], key=self.key.public_key)
+                verify_jws(token, algorithms=["RS256", "HS256"], key=self.key.public_key)
 
     def test_alg_not_in_allowlist(self):
         token = encode_jwt({"sub": "x"}, HS_SECRET, alg="HS256")
         with self.assertRaises(AlgorithmNotAllowed):
-            verify_jwt(token, algorithms=["RS256"], key=HS_SECRET)
+            verify_jws(token, algorithms=["RS256"], key=HS_SECRET)
 
     def test_key_confusion_rs256_to_hs256(self):
         public = self.key.public_key
@@ -251,18 +252,18 @@ class TestAttacks(unittest.TestCase):
             token = hs256_token({"alg": "HS256"}, b'{"sub":"admin"}', secret=public_bytes)
             with self.subTest(configured=type(configured).__name__), \
                     self.assertRaises(AlgorithmNotAllowed):
-                verify_jwt(token, algorithms=["RS256", "HS256"], key=configured)
+                verify_jws(token, algorithms=["RS256", "HS256"], key=configured)
 
     def test_key_confusion_via_key_for_kid(self):
         token = hs256_token({"alg": "HS256", "kid": self.key.kid},
                             b'{"sub":"admin"}', secret=json.dumps(self.key.to_jwk()).encode())
         with self.assertRaises(AlgorithmNotAllowed):
-            verify_jwt(token, algorithms=["RS256", "HS256"],
+            verify_jws(token, algorithms=["RS256", "HS256"],
                        key_for_kid=lambda kid: self.key.public_key)
 
     def test_rs256_token_with_shared_secret_configured(self):
         with self.assertRaises(AlgorithmNotAllowed):
-            verify_jwt(self.token, algorithms=["RS256", "HS256"], key=HS_SECRET)
+            verify_jws(self.token, algorithms=["RS256", "HS256"], key=HS_SECRET)
 
     def test_embedded_jwk_header_is_ignored(self):
         attacker = a2_key()
@@ -270,32 +271,32 @@ class TestAttacks(unittest.TestCase):
                             headers={"jwk": attacker.public_key.to_jwk(), "kid": self.key.kid,
                                      "jku": "https://attacker.example/jwks.json"})
         with self.assertRaises(BadSignature):
-            verify_jwt(forged, algorithms=["RS256"], key=self.key.public_key)
+            verify_jws(forged, algorithms=["RS256"], key=self.key.public_key)
         with self.assertRaises(BadSignature):
-            verify_jwt(forged, algorithms=["RS256"], key_for_kid=lambda kid: self.key.public_key)
+            verify_jws(forged, algorithms=["RS256"], key_for_kid=lambda kid: self.key.public_key)
 
     def test_key_for_kid_may_refuse(self):
         def lookup(kid):
             raise UnknownKey()
         with self.assertRaises(UnknownKey):
-            verify_jwt(self.token, algorithms=["RS256"], key_for_kid=lookup)
+            verify_jws(self.token, algorithms=["RS256"], key_for_kid=lookup)
         with self.assertRaises(UnknownKey):
-            verify_jwt(self.token, algorithms=["RS256"], key_for_kid=lambda kid: None)
+            verify_jws(self.token, algorithms=["RS256"], key_for_kid=lambda kid: None)
 
     def test_algorithms_argument_is_required_and_sane(self):
         with self.assertRaises(TypeError):
-            verify_jwt(self.token, key=self.key.public_key)
+            verify_jws(self.token, key=self.key.public_key)
         for algorithms, error in (([], ValueError), ((), ValueError), (["none"], ValueError),
                                   (["RS256", "none"], ValueError), (["HS512"], ValueError),
                                   ("RS256", TypeError), (None, TypeError)):
             with self.subTest(algorithms=algorithms), self.assertRaises(error):
-                verify_jwt(self.token, algorithms=algorithms, key=self.key.public_key)
+                verify_jws(self.token, algorithms=algorithms, key=self.key.public_key)
 
     def test_exactly_one_key_source(self):
         with self.assertRaises(ValueError):
-            verify_jwt(self.token, algorithms=["RS256"])
+            verify_jws(self.token, algorithms=["RS256"])
         with self.assertRaises(ValueError):
-            verify_jwt(self.token, algorithms=["RS256"], key=self.key.public_key,
+            verify_jws(self.token, algorithms=["RS256"], key=self.key.public_key,
                        key_for_kid=lambda kid: self.key.public_key)
 
     def test_malformed_tokens(self):
@@ -320,18 +321,18 @@ class TestAttacks(unittest.TestCase):
         }
         for name, token in cases.items():
             with self.subTest(name), self.assertRaises(MalformedToken):
-                verify_jwt(token, algorithms=["RS256"], key=self.key.public_key)
+                verify_jws(token, algorithms=["RS256"], key=self.key.public_key)
 
     def test_signed_payload_must_be_a_json_object(self):
         for payload in (b"[1,2]", b'"text"', b"42", b"{bad", b'{"exp":NaN}', b"[" * 5000):
             token = hs256_token({"alg": "HS256"}, payload)
             with self.subTest(payload=payload[:10]), self.assertRaises(MalformedToken):
-                verify_jwt(token, algorithms=["HS256"], key=HS_SECRET)
+                verify_jws(token, algorithms=["HS256"], key=HS_SECRET)
 
     def test_crit_header_is_refused(self):
         token = hs256_token({"alg": "HS256", "crit": ["exp"], "exp": 1}, b'{"sub":"x"}')
         with self.assertRaises(MalformedToken):
-            verify_jwt(token, algorithms=["HS256"], key=HS_SECRET)
+            verify_jws(token, algorithms=["HS256"], key=HS_SECRET)
 
     def test_signature_of_wrong_length_is_bad_signature(self):
         header, claims, signature = self.token.split(".")
@@ -339,7 +340,7 @@ class TestAttacks(unittest.TestCase):
         for wrong in (raw[:-1], b"\x00" + raw, b""):
             token = f"{header}.{claims}.{b64url_encode(wrong)}"
             with self.subTest(length=len(wrong)), self.assertRaises(BadSignature):
-                verify_jwt(token, algorithms=["RS256"], key=self.key.public_key)
+                verify_jws(token, algorithms=["RS256"], key=self.key.public_key)
 
     def test_signature_not_below_modulus_is_refused(self):
         public = self.key.public_key
@@ -492,7 +493,7 @@ class TestSigningKeyStore(unittest.TestCase):
         self.assertEqual(saved, key)
         self.assertEqual(store.warnings, [])
         token = encode_jwt({"sub": "x"}, key)
-        self.assertEqual(verify_jwt(token, algorithms=["RS256"], key=store.public_keys()[0])[1],
+        self.assertEqual(verify_jws(token, algorithms=["RS256"], key=store.public_keys()[0])[1],
                          {"sub": "x"})
 
     def test_reloads_the_same_kid_from_cache(self):

@@ -140,7 +140,7 @@ class TestRevocationLasts(GrantCase):
         tokens = self.tokens()
         self.clock.advance(authserver.GRANT_TTL - 60)
         tokens = self.refresh(tokens["refresh_token"])[1]
-        _, claims = authserver.verify_jwt(tokens["access_token"], algorithms=["RS256"],
+        _, claims = authserver.verify_jws(tokens["access_token"], algorithms=["RS256"],
                                           key_for_kid=self.auth.key_for_kid)
         grant = self.auth.grants.values(self.auth.now())[-1]
         self.assertEqual(claims["grant_id"], grant.grant_id)

@@ -35,13 +35,15 @@ from oauthdemo.core import paths
 from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.core.errors import ConfigError, InvalidRequest, InvalidToken, OAuth2Error
 from oauthdemo.web.httpkit import json_response
-from oauthdemo.core.jose import check_time, encode_jwt, verify_jwt
+from oauthdemo.core.claims import Expect, verify_jwt
+from oauthdemo.core.jose import encode_jwt
 from oauthdemo.client.oidc import AuthRequest, OIDCClient
 from oauthdemo.settings import Provider
 
 SESSION_TTL = 15 * 60             # a session token lives 15 minutes; /auth/refresh renews it
 SESSION_ALGORITHMS = ["HS256"]    # the allowlist: 'none' and RS256 tokens are refused
 SESSION_ISSUER = "oauth-pkce-demo backend"
+SESSION_AUDIENCE = "oauth-pkce-demo backend API"   # its own /api/me, nothing else
 PROVIDER_REFRESH_MARGIN = 5 * 60  # renew the provider's tokens when they have less left
 EXCHANGE_FIELDS = ("code", "code_verifier", "redirect_uri", "nonce")
 DB_FILE_NAME = "backend.sqlite3"
@@ -232,7 +234,7 @@ class Backend:
                "user_info": json.dumps(user), **provider, "created_at": now,
                "expires_at": now + self.session_ttl}
         self.store.insert(row, now)
-        token = encode_jwt({"iss": SESSION_ISSUER, "sub": user["sub"], "sid": row["sid"],
+        token = encode_jwt({"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": user["sub"], "sid": row["sid"],
                             "iat": int(now), "exp": int(row["expires_at"])}, self.key, alg="HS256")
         self.narrator.ok("backend", f"session sid={row['sid'][:8]}… stored in SQLite with the "
                                     "provider's tokens; the app gets only a session token "
@@ -248,10 +250,9 @@ class Backend:
         if not token:
             raise InvalidToken("Send 'Authorization: Bearer <session_token>' "
                                "(from POST /auth/exchange).")
-        _, claims = verify_jwt(token, algorithms=SESSION_ALGORITHMS, key=self.key)
-        check_time(claims, now=self.clock())
-        if claims.get("iss") != SESSION_ISSUER:
-            raise InvalidToken("This is not a session token of this backend.")
+        _, claims = verify_jwt(token, algorithms=SESSION_ALGORITHMS, key=self.key,
+                               expect=Expect(iss=SESSION_ISSUER, aud=SESSION_AUDIENCE,
+                                             now=self.clock()))
         row = self.store.get(str(claims.get("sid", "")))
         if row is None:
             raise InvalidToken("No such session (it was never issued here, or has expired).")

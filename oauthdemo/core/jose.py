@@ -9,7 +9,7 @@ What each part implements:
 * Compact JWS creation and validation: RFC 7515 §5.1, §5.2 and §7.1.
 * Time claims of a JWT: RFC 7519 §4.1.4 to §4.1.6.
 
-``verify_jwt`` is the only function whose output may be trusted. It trusts the caller's
+``verify_jws`` (and ``core.claims.verify_jwt`` on top of it) is the only way in whose output may be trusted. It trusts the caller's
 algorithm list and key, never the token's header: letting the token choose either is how
 the classic JWT attacks work (``alg: none``, RS256-to-HS256 key confusion, embedded ``jwk``).
 
@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from oauthdemo.core.errors import (
     AlgorithmNotAllowed,
     BadSignature,
-    ClaimMismatch,
-    ExpiredToken,
     MalformedToken,
     UnknownKey,
 )
@@ -403,13 +401,13 @@ def decode_unverified(token: str) -> tuple[dict, dict]:
     return _parse_json_object(raw[0], "header"), _parse_json_object(raw[1], "payload")
 
 
-def verify_jwt(token: str, *, algorithms, key=None, key_for_kid=None) -> tuple[dict, dict]:
+def verify_jws(token: str, *, algorithms, key=None, key_for_kid=None) -> tuple[dict, dict]:
     """Verify a compact JWS and return (header, claims): the only trusted way in.
 
     ``algorithms`` is the caller's allowlist (required; 'none' is refused outright). The
     key comes from the caller only: ``key``, or ``key_for_kid(kid or None)``. Header members
     jwk, jku, x5u and x5c are never used to pick a key: a token must not bring its own.
-    Does NOT check exp, iss or aud; callers do that (see ``check_time``).
+    Does NOT check exp, iss or aud: ``core.claims.verify_jwt`` does, for every caller.
     """
     allowed = _check_algorithms_argument(algorithms)
     if (key is None) == (key_for_kid is None):
@@ -423,33 +421,6 @@ def verify_jwt(token: str, *, algorithms, key=None, key_for_kid=None) -> tuple[d
         raise BadSignature()
     # Parsed only now: we do not act on, or even parse, claims nobody has vouched for.
     return header, _parse_json_object(raw[1], "payload")
-
-
-def check_time(claims: dict, *, now: float, leeway: int = 0) -> None:
-    """RFC 7519 §4.1.4 to §4.1.6: exp is required and not reached; iat and nbf not in the future.
-
-    ``now`` is passed in (the project injects its clock, so tests can move time).
-    """
-    exp = claims.get("exp")
-    if not _is_number(exp):
-        raise ExpiredToken("The token has no numeric 'exp' claim, so it would never expire.")
-    # RFC 7519 §4.1.4: the current time MUST be before exp.
-    if now >= exp + leeway:
-        raise ExpiredToken()
-    for name in ("iat", "nbf"):
-        if name not in claims:
-            continue
-        if not _is_number(claims[name]):
-            raise ClaimMismatch(f"The '{name}' claim is not a number.")
-        if claims[name] > now + leeway:
-            raise ClaimMismatch(f"The '{name}' claim is in the future.")
-
-
-def _is_number(value) -> bool:
-    # bool is an int subclass (true == 1), and NaN compares False with everything, so a
-    # NaN exp would never expire: both are refused.
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
 
 
 def _check_algorithms_argument(algorithms) -> tuple:
