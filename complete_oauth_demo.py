@@ -28,7 +28,7 @@ from oauthdemo.web import httpkit
 from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
-from oauthdemo.core.errors import InvalidRequest, InvalidToken, OAuth2Error
+from oauthdemo.core.errors import DemoError, InvalidRequest, InvalidToken, as_oauth2
 from oauthdemo.web.httpkit import Markup, Response, esc, json_response, render
 from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
                                    human_duration)
@@ -203,7 +203,8 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
                 self.app.lab.keep_code(req.query, browser)   # state checked; code not redeemed
                 return httpkit.redirect("/attacks#codes", 303)
             result = self.app.client.complete(req.query, self.app.pending, browser)
-        except OAuth2Error as err:
+        except DemoError as caught:
+            err = as_oauth2(caught)
             self.app.narrator.fail("your app", f"login refused: {err.error}: {err.description}")
             return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
         session = self.app.new_session(result)
@@ -226,12 +227,13 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
               ("session cookie → the session's access token" if session else "no token at all"))
         try:
             checked = self.app.client.validate_access_token(token)
-        except OAuth2Error as err:
+        except DemoError as caught:
+            err = as_oauth2(caught)
             self.report_api_checks(session, token, err.details.get("checks"))
             n.fail("your app", f"{err.status_code} {err.error}: {err.description}")
             if err.status_code >= 500 or isinstance(err, InvalidToken):
-                raise   # a provider fault is not the token's (no 401); InvalidToken keeps its checks
-            raise InvalidToken(err.description) from err
+                raise err from caught   # a provider fault is not the token's (no 401)
+            raise InvalidToken(err.description) from caught
         self.report_api_checks(session, token, checked["checks"])
         n.ok("your app", f"access token accepted for sub={checked['sub']}")
         return json_response(self.protected_body(checked, session, token))
@@ -266,7 +268,7 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         if info is None:
             try:
                 info = self.app.client.userinfo(token)
-            except OAuth2Error:
+            except DemoError:
                 info = {}
         return {"sub": checked["sub"], "name": info.get("name"), "email": info.get("email")}
 

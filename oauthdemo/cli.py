@@ -12,9 +12,10 @@ import sys
 from oauthdemo import runner
 from oauthdemo import settings
 from oauthdemo.client.oidc import PENDING_TTL
-from oauthdemo.core.errors import ConfigError, OAuth2Error, ProviderUnreachable
+from oauthdemo.core.errors import (ConfigError, DemoError, LoginTimedOut, ProviderUnreachable,
+                                   as_oauth2)
 from oauthdemo.core.text import printable
-from oauthdemo.native.loopback import (DEFAULT_TIMEOUT, REDIRECT_HOSTS, LoginTimedOut,
+from oauthdemo.native.loopback import (DEFAULT_TIMEOUT, REDIRECT_HOSTS,
                                        LoopbackOptions, cli_login, mobile_login)
 from oauthdemo.teaching.narrator import Narrator
 
@@ -68,7 +69,7 @@ def serve(argv, app_cls, handler_cls) -> int:
         cfg = settings.build(args)
         narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
         running = runner.start_demo(cfg, app_cls=app_cls, handler_cls=handler_cls, narrator=narrator)
-    except OAuth2Error as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
+    except DemoError as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
         # It may quote a provider's answer or a setting: printable, like the narration.
         print(f"Cannot start: {printable(err.description)}", file=sys.stderr)
         return 2
@@ -157,7 +158,8 @@ def run_command(action, narrator: Narrator) -> int:
     except ConfigError as err:
         narrator.error(f"Cannot start: {err.description}")
         return EXIT_CONFIG
-    except OAuth2Error as err:
+    except DemoError as err:   # an OAuth 2.0 error, or a token that failed its checks
+        err = as_oauth2(err)
         hint = HINTS.get(err.error) or (HINTS["temporarily_unavailable"]
                                         if isinstance(err, ProviderUnreachable) else "")
         narrator.error(f"Login failed: {err.error}: {err.description} {hint}".rstrip())

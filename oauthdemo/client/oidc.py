@@ -27,7 +27,7 @@ import pkce
 
 from oauthdemo.core.errors import (ClaimMismatch, ConfigError, InvalidState, InvalidToken,
                      IssuerMismatch, OAuth2Error, ProviderBadResponse, ProviderError,
-                     ProviderUnreachable, RevokedToken, UnknownKey)
+                     JoseError, ProviderUnreachable, RevokedToken, UnknownKey)
 from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo.core.claims import Expect, verify_jwt
 from oauthdemo.core.jose import rsa_public_key_from_jwk
@@ -141,7 +141,7 @@ class JWKSCache:
             return None
         try:
             return rsa_public_key_from_jwk(jwk)
-        except OAuth2Error:
+        except JoseError:
             return None
 
     def key_for_kid(self, kid):

@@ -1,9 +1,16 @@
-"""One error tree for the whole demo, carrying RFC error codes.
+"""One error tree for the whole demo: ``DemoError`` and its three branches.
 
-RFC 6749 §4.1.2.1 (authorization errors, sent back on the redirect), §5.2 (token
-endpoint errors, JSON) and RFC 6750 §3.1 (``invalid_token`` on protected resources).
-Every failure the demo can meet is one of these classes, so a handler never maps
-"some exception" to a status: it asks the error for its code, status and body.
+* ``OAuth2Error``: what goes over HTTP, with an RFC error code and a status: RFC 6749
+  §4.1.2.1 (authorization errors, sent back on the redirect), §5.2 (token endpoint
+  errors, JSON) and RFC 6750 §3.1 (``invalid_token`` on protected resources).
+* ``JoseError``: a token failed a JOSE or claims check (``core.jose``, ``core.claims``).
+  It has no status: what it means over HTTP is the boundary's decision, and there it is
+  RFC 6750's ``invalid_token`` (``as_oauth2``).
+* ``ConfigError`` and the command line's errors: settings that cannot work, a login that
+  timed out, a token cache that cannot be read. Shown to the person running the demo.
+
+A handler never maps "some exception" to a status: ``as_oauth2(err)`` gives the code,
+status and body of any ``DemoError``.
 
 Status codes follow Auth0 where it differs from the RFC's suggestion: Auth0 answers
 ``invalid_grant`` with 403 (the RFC says 400) and ``invalid_client`` with 401.
@@ -14,8 +21,19 @@ import json
 import urllib.parse
 
 
-class OAuth2Error(Exception):
-    """Base of every error: an RFC error code, an HTTP status and a description."""
+class DemoError(Exception):
+    """The root: every failure the demo expects carries a description a learner can read."""
+
+    description = "The request could not be completed."
+
+    def __init__(self, description: str | None = None):
+        if description is not None:
+            self.description = description
+        super().__init__(self.description)
+
+
+class OAuth2Error(DemoError):
+    """An error that goes over HTTP: an RFC error code, an HTTP status and a description."""
 
     error = "server_error"
     status_code = 400
@@ -34,7 +52,15 @@ class OAuth2Error(Exception):
         # Extra JSON members for API answers (RFC 6749 §5.2 allows more than error and
         # error_description); never put on a redirect, where they would land in a URL.
         self.details = dict(details or {})
-        super().__init__(f"{self.error}: {self.description}")
+        Exception.__init__(self, f"{self.error}: {self.description}")
+
+    @classmethod
+    def from_response(cls, body: dict, status: int) -> "OAuth2Error":
+        """A provider's RFC 6749 §5.2 error answer, as an error of ours (oauthlib's
+        ``raise_from_error``): its code kept, a 4xx kept, anything else a 502."""
+        return ProviderError(str(body.get("error_description") or "No description given."),
+                             error=str(body.get("error") or "invalid_response"),
+                             status_code=status if 400 <= status < 500 else 502)
 
     def to_dict(self) -> dict:
         return {"error": self.error, "error_description": self.description}
@@ -179,12 +205,9 @@ class ProviderBadResponse(ServerError):
     status_code = 502
 
 
-class ConfigError(OAuth2Error):
-    """Start-up settings that cannot work; shown to the person running the demo."""
-    error = "configuration_error"
 
 
-# --- RFC 6750 §3.1: protected resources and token validation ---------------------------
+# --- RFC 6750 §3.1: protected resources -----------------------------------------------
 
 class InvalidToken(OAuth2Error):
     error = "invalid_token"
@@ -192,29 +215,75 @@ class InvalidToken(OAuth2Error):
     description = "The token is missing, malformed, expired or not signed by a trusted key."
 
 
-class MalformedToken(InvalidToken):
-    description = "The token is not a well-formed compact JWS."
-
-
-class AlgorithmNotAllowed(InvalidToken):
-    description = "The token's alg is not in the verifier's allowlist."
-
-
-class BadSignature(InvalidToken):
-    description = "The signature does not verify with the expected key."
-
-
-class UnknownKey(InvalidToken):
-    description = "No trusted key matches the token's kid."
-
-
-class ExpiredToken(InvalidToken):
-    description = "The token has expired."
-
-
 class RevokedToken(InvalidToken):
     description = "The token has been revoked."
 
 
-class ClaimMismatch(InvalidToken):
+# --- JOSE and claims checks: no status of their own --------------------------------------
+
+class JoseError(DemoError):
+    """A token failed a check in ``core.jose`` or ``core.claims``."""
+    description = "The token is malformed, expired or not signed by a trusted key."
+
+
+class MalformedToken(JoseError):
+    description = "The token is not a well-formed compact JWS."
+
+
+class AlgorithmNotAllowed(JoseError):
+    description = "The token's alg is not in the verifier's allowlist."
+
+
+class BadSignature(JoseError):
+    description = "The signature does not verify with the expected key."
+
+
+class UnknownKey(JoseError):
+    description = "No trusted key matches the token's kid."
+
+
+class ExpiredToken(JoseError):
+    description = "The token has expired."
+
+
+class ClaimMismatch(JoseError):
     description = "A claim does not have the expected value."
+
+
+# --- The person running the demo: settings and the command line --------------------------
+
+class ConfigError(DemoError):
+    """Settings that cannot work; shown to the person running the demo. Met while serving
+    (the backend's database turned out to be shared), it is answered with ``status_code``."""
+    error = "configuration_error"
+    status_code = 500
+
+    def __init__(self, description: str | None = None, *, status_code: int | None = None):
+        super().__init__(description)
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class SigningFailed(DemoError):
+    """Our own signature failed its self-check: a fault in the server, never the request's."""
+    description = "The RSA signature failed its own check; it was not released."
+
+
+class LoginTimedOut(DemoError):
+    """The CLI waited for the browser longer than --timeout."""
+
+
+class TokenCacheError(DemoError):
+    """The saved tokens cannot be used (missing, unreadable, for another provider)."""
+
+
+def as_oauth2(err: DemoError) -> OAuth2Error:
+    """Any DemoError as an HTTP answer: JOSE failures are invalid_token (RFC 6750 §3.1);
+    settings that cannot work are the server's fault, not the request's."""
+    if isinstance(err, OAuth2Error):
+        return err
+    if isinstance(err, JoseError):
+        return InvalidToken(err.description)
+    if isinstance(err, ConfigError):
+        return ServerError(err.description, error=err.error, status_code=err.status_code)
+    return ServerError(err.description)

@@ -30,6 +30,7 @@ from oauthdemo.core.errors import (
     AlgorithmNotAllowed,
     BadSignature,
     MalformedToken,
+    SigningFailed,
     UnknownKey,
 )
 
@@ -340,7 +341,7 @@ def rs256_sign(key: RSAPrivateKey, message: bytes) -> bytes:
     s2 = pow(m, key.dq, key.q)
     s = s2 + key.q * ((key.qi * (s1 - s2)) % key.p)
     if pow(s, key.e, key.n) != m:
-        raise BadSignature("The RSA signature failed its own check; it was not released.")
+        raise SigningFailed()
     return s.to_bytes(length, "big")
 
 

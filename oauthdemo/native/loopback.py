@@ -37,8 +37,9 @@ from oauthdemo.server.keys import KEY_CACHE_FILENAME
 from oauthdemo.core import paths
 from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo import settings
-from oauthdemo.core.errors import (ConfigError, InvalidState, OAuth2Error, ProviderBadResponse,
-                     ProviderError)
+from oauthdemo.core.errors import (ConfigError, InvalidState, JoseError, LoginTimedOut,
+                                   OAuth2Error, ProviderBadResponse, ProviderError,
+                                   TokenCacheError)
 from oauthdemo.web.httpkit import render
 from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.oidc import (OIDCClient, PendingLogins, http_json,
@@ -55,15 +56,6 @@ TOKEN_CACHE_NAME = "tokens.json"
 SAVED_TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token_type", "scope",
                       "expires_in")
 
-
-
-class LoginTimedOut(OAuth2Error):
-    error = "login_timeout"
-    status_code = 408
-
-
-class TokenCacheError(OAuth2Error):
-    error = "token_cache"
 
 
 # == the one-shot loopback server =============================================================
@@ -368,7 +360,7 @@ def cached_public_key(cache: Path) -> jose.RSAPublicKey | None:
         return key.public_key if key is not None else None
     except paths.UnsafePermissions as err:   # a key others could read proves nothing
         raise ConfigError(f"Refusing to use the cached signing key: {err}") from err
-    except (OSError, ValueError, OAuth2Error):
+    except (OSError, ValueError, JoseError):
         return None
 
 
@@ -382,7 +374,7 @@ def published_keys(issuer: str, jwks_uri) -> list:
         if not isinstance(entries, list):
             return []
         return [jose.rsa_public_key_from_jwk(jwk) for jwk in entries]
-    except OAuth2Error:
+    except (OAuth2Error, JoseError):
         return []
 
 

@@ -32,7 +32,7 @@ from oauthdemo.core import paths
 from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.web import httpkit
-from oauthdemo.core.errors import (AccessDenied, ConfigError, FatalAuthorizeError, InvalidClient, InvalidGrant,
+from oauthdemo.core.errors import (AccessDenied, ConfigError, DemoError, JoseError, FatalAuthorizeError, InvalidClient, InvalidGrant,
                      InvalidRequest, InvalidScope, InvalidToken, MissingCodeChallenge,
                      MissingCodeVerifier, OAuth2Error, RevokedToken, TableFull,
                      UnsupportedChallengeMethod, UnknownKey, UnsupportedGrantType,
@@ -611,7 +611,7 @@ class AuthorizationServer:
             # Only the signature matters here: is this one of our tokens, and whose?
             _, claims = verify_jws(token, algorithms=TOKEN_ALGORITHMS,
                                    key_for_kid=self.key_for_kid)
-        except OAuth2Error:
+        except JoseError:
             return
         if claims.get("azp") == client.client_id and isinstance(claims.get("jti"), str):
             self.revoke_access_token(claims)
@@ -644,7 +644,7 @@ class AuthorizationServer:
     def introspect_access(self, token: str) -> dict:
         try:
             claims = self.verify_access_token(token)
-        except OAuth2Error:
+        except DemoError:   # invalid, revoked, expired, not ours: all simply "not active"
             return {"active": False}   # §2.2: no reason why; the caller needs none
         return {"active": True, "token_type": "Bearer", "client_id": claims.get("azp"),
                 **{k: claims[k] for k in ("scope", "sub", "aud", "iss", "exp", "iat", "jti")

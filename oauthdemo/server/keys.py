@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from oauthdemo.core import paths
-from oauthdemo.core.errors import ConfigError, InvalidToken
+from oauthdemo.core.errors import ConfigError, JoseError
 from oauthdemo.core.jose import (RSAPrivateKey, RSAPublicKey, generate_rsa_key, json_bytes,
                                  rsa_private_key_from_jwk)
 
@@ -114,7 +114,7 @@ class SigningKeyStore:
         try:
             data = paths.read_private_file(path)
             return None if data is None else rsa_private_key_from_jwk(json.loads(data))
-        except (OSError, ValueError, InvalidToken) as err:
+        except (OSError, ValueError, JoseError) as err:
             # UnsafePermissions is an OSError: a key others could read may be known to
             # them, and whoever knows it can mint tokens we would trust. Start afresh.
             self._warn(f"Ignoring the cached signing key {path} ({err}); generating a new one.")

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import pkce
 
-from oauthdemo.core.errors import InvalidRequest, OAuth2Error, ProviderBadResponse, ProviderUnreachable
+from oauthdemo.core.errors import (DemoError, InvalidRequest, ProviderBadResponse, ProviderUnreachable,
+                                   as_oauth2)
 from oauthdemo.core.jose import b64url_encode, decode_unverified
 from oauthdemo.core.text import abbreviate, mask_secret
 from oauthdemo.client.oidc import AuthRequest, http_json
@@ -293,7 +294,7 @@ class AttackLab:
         self.app.narrator.step(f"({letter})", f"Attack: {spec.title}")
         try:
             result = RUNNERS[letter](self, browser=browser, tokens=tokens)
-        except OAuth2Error as err:   # the provider is down, or a lab login failed
+        except DemoError as err:   # the provider is down, or a lab login failed
             result = not_run(spec, f"The attack could not run: {err.description}")
         self.narrate_result(spec, result)
         with self.lock:
@@ -369,7 +370,7 @@ def attack_forged_callback(lab: AttackLab, *, browser: str = "", tokens: dict | 
              "/callback, with a state this browser never received.")
     try:
         lab.client.complete(params, lab.app.pending, browser)
-    except OAuth2Error as err:
+    except DemoError as err:
         return outcome(spec, tried, sent, raised("OIDCClient.complete (the app's /callback)", err))
     return accepted(spec, tried, sent, "OIDCClient.complete (the app's /callback)")
 
@@ -556,7 +557,7 @@ def id_token_attack(lab: AttackLab, spec: AttackSpec, forged: str, original: str
     call = "OIDCClient.validate_id_token (the app's own check)"
     try:
         lab.client.validate_id_token(forged, claims.get("nonce"))
-    except OAuth2Error as err:
+    except DemoError as err:
         return outcome(spec, tried, sent, raised(call, err))
     return accepted(spec, tried, sent, call)
 
@@ -612,9 +613,11 @@ def accepted(spec: AttackSpec, tried: str, sent: list, request: str,
     return result
 
 
-def raised(request: str, err: OAuth2Error) -> dict:
-    return {"request": request, "status": err.status_code, "raised": type(err).__name__,
-            "body": err.to_dict()}
+def raised(request: str, err: DemoError) -> dict:
+    """What the check raised, and what it becomes over HTTP (a JOSE failure: invalid_token)."""
+    answer = as_oauth2(err)
+    return {"request": request, "status": answer.status_code, "raised": type(err).__name__,
+            "body": answer.to_dict()}
 
 
 def not_run(spec: AttackSpec, why: str, action: str = "") -> dict:

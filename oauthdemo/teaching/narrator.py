@@ -1,5 +1,8 @@
 """The console narration: every step numbered, the speaking actor named, real values.
 
+The narrator is a subscriber of the event bus (``core.events``): the protocol code emits
+typed events, and this module alone decides how they read on a terminal.
+
 This is the product's voice. A learner watches it while clicking through the login,
 so each line says who is acting (the browser, your app, the authorization server …)
 and shows the value that really went over the wire. Tokens are abbreviated unless
@@ -12,7 +15,9 @@ import os
 import sys
 import threading
 
-from oauthdemo.core.text import abbreviate, printable
+from oauthdemo.core.events import (SECRET, TOKEN, AttackStarted, Checked, Event, PkceChecked,
+                                   Said, Shown, StepStarted)
+from oauthdemo.core.text import abbreviate, mask_secret, printable
 
 # Each actor gets a fixed colour (ANSI SGR) and a fixed-width name, so a learner can
 # follow one actor down the console.
@@ -66,15 +71,59 @@ class Narrator:
             except (OSError, ValueError):
                 pass  # a closed console must never break a request
 
+    # -- the subscriber: one event in, its lines out ---------------------------------------
+    def __call__(self, event: Event):
+        render = self.RENDERERS.get(type(event))
+        if render is not None:
+            render(self, event)
+
+    def _step_started(self, e: StepStarted):
+        title = f"{e.step.title} ({e.context})" if e.context else e.step.title
+        self.heading(e.step.label, title, e.flow)
+
+    def _attack_started(self, e: AttackStarted):
+        self.heading(f"Attack ({e.letter})", e.title)
+
+    def _said(self, e: Said):
+        self.say(e.actor, e.text)
+
+    def _shown(self, e: Shown):
+        value = e.value
+        if e.kind == TOKEN:
+            value = self.token(value)
+        elif e.kind == SECRET:
+            value = mask_secret(value)
+        self.value(e.actor, e.label, value, e.note)
+
+    def _checked(self, e: Checked):
+        (self.ok if e.ok else self.fail)(e.actor, e.what)
+
+    def _pkce_checked(self, e: PkceChecked):
+        self.value(e.actor, "received code_verifier", e.verifier)
+        self.value(e.actor, "SHA256 → base64url", e.recomputed)
+        self.value(e.actor, "stored code_challenge", e.stored)
+        if e.ok:
+            self.ok(e.actor, "they match (hmac.compare_digest): only the client that made the "
+                             "challenge can know this verifier")
+        else:
+            self.fail(e.actor, "they differ: this is not the client that started the login "
+                               "→ invalid_grant")
+
+    RENDERERS = {StepStarted: _step_started, AttackStarted: _attack_started, Said: _said,
+                 Shown: _shown, Checked: _checked, PkceChecked: _pkce_checked}
+
     # -- the story -------------------------------------------------------------------
-    def step(self, number, title: str, flow: str | None = None):
-        """A chapter heading: ── Step 2 · The PKCE secrets ──────── flow 9c1e"""
-        number, title = printable(number), printable(title)
+    def heading(self, label: str, title: str, flow: str = ""):
+        """A chapter heading: ── Step 2 of 10 · The PKCE secrets ──────── flow 9c1e"""
+        label, title = printable(label), printable(title)
         tag = f" flow {printable(flow)}" if flow else ""
-        rule = "─" * max(4, 60 - len(title) - len(number))
-        line = f"── Step {number} · {title} {rule}{tag}"
+        rule = "─" * max(4, 64 - len(title) - len(label))
+        line = f"── {label} · {title} {rule}{tag}"
         self._write("")
         self._write(self._paint(line, "1"))
+
+    def step(self, number, title: str, flow: str | None = None):   # TRANSITIONAL: until every caller emits StepStarted
+        self.heading(f"Step {number}", title, flow or "")
 
     def say(self, actor: str, text: str):
         self._line(actor, printable(text))

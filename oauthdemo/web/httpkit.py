@@ -36,7 +36,7 @@ from pathlib import Path
 from string import Template
 
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
-from oauthdemo.core.errors import (ConfigError, InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
+from oauthdemo.core.errors import (ConfigError, DemoError, as_oauth2, InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
                      RequestTooLarge, ServerError, TemporarilyUnavailable)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -355,8 +355,8 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.check_cookie_size()
             path, query = self.split_target()
             resp = self.route(method, path, query)
-        except OAuth2Error as err:
-            resp = self.render_error(err, self.path)
+        except DemoError as err:   # the HTTP boundary: a JOSE failure is invalid_token here
+            resp = self.render_error(as_oauth2(err), self.path)
         except Exception:  # a bug: say so on the console, never in the response
             traceback.print_exc(file=sys.stderr)
             resp = self.render_error(ServerError("Internal error; see the server console."),
