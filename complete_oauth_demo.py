@@ -15,7 +15,6 @@ With nothing configured it starts its own authorization server (an Auth0 stand-i
 """
 from __future__ import annotations
 
-import hmac
 import secrets
 import sys
 import threading
@@ -27,8 +26,9 @@ from oauthdemo.backend import service as backend
 from oauthdemo.web import httpkit
 from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
+from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
-from oauthdemo.core.errors import DemoError, InvalidRequest, InvalidToken, as_oauth2
+from oauthdemo.core.errors import DemoError, InvalidToken, as_oauth2
 from oauthdemo.web.httpkit import Markup, Response, esc, json_response, render
 from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
                                    human_duration)
@@ -38,6 +38,7 @@ SESSION_COOKIE = "demo_session"      # which logged-in session this browser hold
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
 SESSIONS_MAX = 1000                  # full: a new login gets a 503; no live session is pushed out
 SESSION_TTL = 8 * 3600               # idle time; each use of the session extends it
+LOGOUT_FORM = "logout"               # the purpose of the logout form's token (core.forms)
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
@@ -62,7 +63,6 @@ class Session:
     id_claims: dict
     trace: dict
     created: float = field(default_factory=time.time)
-    form_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))  # CSRF, /logout
 
     @property
     def user(self) -> dict:
@@ -85,6 +85,7 @@ class DemoApp:
         self.lock = threading.Lock()
         self.base_url = ""
         self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
+        self.forms = FormTokens()                            # CSRF tokens of our forms
         self.lab = attacks.AttackLab(self)                   # the attack lab's codes, results
 
     @property
@@ -177,7 +178,7 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
                       expires=human_duration(expires) if expires else "unknown",
                       api_url=self.app.base_url + "/api/protected",
                       has_refresh="yes" if session.tokens.get("refresh_token") else "no",
-                      form_token=session.form_token)
+                      form_token=self.app.forms.issue(LOGOUT_FORM, session.sid))
 
     # == Chapters 2–3: PKCE secrets, then the redirect ========================================
     def chapter2_login(self, req):
@@ -295,10 +296,10 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
     def logout(self, req):
         req.require_same_origin()   # another localhost page must not log you out …
         session = self.app.session_for(req)
-        token = req.form().get("form_token", "")
-        if session and not hmac.compare_digest(token.encode(), session.form_token.encode()):
-            raise InvalidRequest("Log out from the app's own page (its form token is missing "
-                                 "or stale).", status_code=403)   # … nor a same-site form
+        if session:   # … nor a same-site form: it cannot know this session's form token
+            self.app.forms.check(req.form(), LOGOUT_FORM, session.sid,
+                                 refusal="Log out from the app's own page (its form token is "
+                                         "missing or stale).")
         self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
         self.app.flows.forget(req.browser_id(BROWSER_COOKIE))
         self.app.narrator.say("your app", "session deleted; sending the browser to the "

@@ -16,7 +16,7 @@ from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import demo_settings, latest_session, log_in, query_of, start_test_demo
 
-CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+CSRF_FIELD = re.compile(r'name="form_token" value="([^"]+)"')
 
 
 def lab_token(running, browser: ScriptedBrowser) -> str:
@@ -32,7 +32,7 @@ def browser_id(browser: ScriptedBrowser) -> str:
 def press(running, browser: ScriptedBrowser, attack: str, token: str, origin: str | None = None):
     headers = {"Origin": origin or running.app_url}
     return browser.request(running.app_url + "/attacks/run",
-                           data={"attack": attack, "csrf": token}, headers=headers)
+                           data={"attack": attack, "form_token": token}, headers=headers)
 
 
 def result_region(html: str, letter: str) -> str:

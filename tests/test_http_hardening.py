@@ -241,7 +241,7 @@ class TestFinding9Host(unittest.TestCase):
         self.assertEqual(status, 421)
         self.assertNotIn(b"Traceback", body)
         status, _, _ = self.rebound(RUNNING.app_server, "POST", "/attacks/run",
-                                    b"attack=a&csrf=x")
+                                    b"attack=a&form_token=x")
         self.assertEqual(status, 421)
         status, _, body = self.rebound(RUNNING.app_server, "GET", "/api/protected")
         self.assertEqual((status, error_code(body)), (421, "invalid_request"))

@@ -21,7 +21,6 @@ Each ``attack_*`` function returns a result dict: ``tried``, ``sent``, ``respons
 """
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
 import threading
@@ -40,6 +39,7 @@ from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.useragent import ScriptedBrowser
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
+FORM_PURPOSE = "attack-lab"        # what the lab's form tokens are for
 LAB_BROWSERS_MAX = 500             # browsers whose codes and results are remembered
 INTERCEPTING_MAX = 500             # logins waiting to have their code intercepted
 CODES_PER_BROWSER = 4              # intercepted codes kept per browser
@@ -176,7 +176,6 @@ class AttackLab:
 
     def __init__(self, app):
         self.app = app
-        self.key = secrets.token_bytes(32)   # signs the lab form's per-browser token
         self.lock = threading.Lock()
         # Any visitor can add entries to these, so each keeps only its newest LIMIT.
         self.intercepting = BoundedTable(INTERCEPTING_MAX)
@@ -199,16 +198,15 @@ class AttackLab:
         self.app.narrator.say("attacker", text)
 
     # -- who may press the buttons --------------------------------------------------------
-    def csrf_token(self, browser: str) -> str:
-        return hmac.new(self.key, b"attack-lab:" + browser.encode(), "sha256").hexdigest()
+    def form_token(self, browser: str) -> str:
+        return self.app.forms.issue(FORM_PURPOSE, browser)
 
     def check_post(self, browser: str, form: dict):
         """Each run spends real logins at the provider: only this app's own lab page (the
         handler checks Origin), in this browser, may start one: a token tied to the browser id."""
-        expected = self.csrf_token(browser).encode()
-        if not browser or not hmac.compare_digest(form.get("csrf", "").encode(), expected):
-            raise InvalidRequest("The attack lab's form token is missing or stale: reload "
-                                 "/attacks and press the button again.", status_code=403)
+        self.app.forms.check(form, FORM_PURPOSE, browser,
+                             refusal="The attack lab's form token is missing or stale: reload "
+                                     "/attacks and press the button again.")
 
     # -- "intercept the next login's code" (any provider) -----------------------------------
     def intercept(self, state: str):

@@ -667,13 +667,13 @@ def flow_label(view: FlowView | None) -> Markup:
 def attack_lab_page(app, browser: str) -> Response:
     lab = app.lab
     results = lab.results_for(browser)
-    token = lab.csrf_token(browser)
+    token = lab.form_token(browser)
     cards = "".join(attack_card(spec, results.get(spec.letter), token)
                     for spec in attacks.ATTACKS.values())
     provider = app.client.provider
     return render("attacks.html", title="Attack lab · OAuth 2.0 + PKCE",
                   provider=provider.label, issuer=provider.issuer, cards=Markup(cards),
-                  csrf=token, scoreboard=scoreboard(results), summary=summary(results),
+                  form_token=token, scoreboard=scoreboard(results), summary=summary(results),
                   code_source=Markup(code_source(lab, browser)))
 
 
@@ -740,7 +740,7 @@ def attack_card(spec, result: dict | None, token: str) -> str:
             f'<a class="spec" href="{esc(spec.rule_url)}">{esc(spec.rule_label)}</a></p>'
             f'<form method="post" action="/attacks/run" class="attack-run" data-attack="{letter}">'
             f'<input type="hidden" name="attack" value="{letter}">'
-            f'<input type="hidden" name="csrf" value="{esc(token)}">'
+            f'<input type="hidden" name="form_token" value="{esc(token)}">'
             f'<button type="submit" class="button danger">Run attack ({letter})</button></form>'
             f'<div class="attack-result" id="result-{letter}" tabindex="-1" aria-live="polite">'
             f'{outcome}</div></article>')
