@@ -29,7 +29,8 @@ from oauthdemo.teaching import walkthrough
 from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
 from oauthdemo.core.errors import DemoError, InvalidToken, as_oauth2
-from oauthdemo.web.httpkit import Markup, Response, esc, json_response, render
+from oauthdemo.web.html import Markup, esc
+from oauthdemo.web.httpkit import Response, json_response, render
 from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
                                    human_duration)
 from oauthdemo.core.tables import ExpiringTable

@@ -37,7 +37,8 @@ from oauthdemo.core.errors import (AccessDenied, ConfigError, DemoError, JoseErr
                      MissingCodeVerifier, OAuth2Error, RevokedToken, TableFull,
                      UnsupportedChallengeMethod, UnknownKey, UnsupportedGrantType,
                      UnsupportedResponseType)
-from oauthdemo.web.httpkit import Markup, Response, esc, json_response, origin_of, render
+from oauthdemo.web.html import Markup, esc
+from oauthdemo.web.httpkit import Response, json_response, origin_of, render
 from oauthdemo.core.claims import Expect, verify_jwt
 from oauthdemo.core.jose import encode_jwt, jwks_document, verify_jws
 from oauthdemo.teaching.narrator import Narrator

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from oauthdemo.teaching import attacks
 from oauthdemo.server.authserver import DEMO_USERS
-from oauthdemo.web.httpkit import Markup, Response, esc, render
+from oauthdemo.web.html import Markup, esc
+from oauthdemo.web.httpkit import Response, render
 from oauthdemo.core.text import abbreviate
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.oidc import (ID_TOKEN_ALGORITHMS, PARAM_NOTES, check_status, describe_claim,

@@ -21,7 +21,6 @@ small server alive under hostile input live, once:
 from __future__ import annotations
 
 import errno
-import html
 import json
 import re
 import secrets
@@ -33,13 +32,12 @@ import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from string import Template
 
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
+from oauthdemo.web.html import TEMPLATE_DIR, fill
 from oauthdemo.core.errors import (ConfigError, DemoError, as_oauth2, InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
                      RequestTooLarge, ServerError, TemporarilyUnavailable)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
                 "/static/app.js": "text/javascript; charset=utf-8"}
 MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred
@@ -68,17 +66,6 @@ MAX_CONNECTIONS = 256         # per server, open at once; the next one gets a 50
 BUSY_RETRY_AFTER = 1          # seconds, in that 503's Retry-After
 ACCEPT_BACKOFF = 0.1          # seconds the accept loop pauses when descriptors run out
 OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-
-
-class Markup(str):
-    """HTML that our own code built from escaped parts; ``esc`` passes it through."""
-
-
-def esc(value) -> Markup:
-    """The one escaping helper: every value inserted into HTML goes through here."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
 
 
 class Response:
@@ -137,15 +124,9 @@ def new_browser_id() -> str:
     return secrets.token_urlsafe(24)   # 32 characters, 192 bits
 
 
-def load_template(name: str) -> Template:
-    return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
-
-
 def render(template: str, /, *, title: str, status: int = 200, **values) -> Response:
     """Fill templates/<template> and wrap it in the one layout. Every value is escaped."""
-    safe = {k: esc(v) for k, v in values.items()}
-    content = load_template(template).substitute(safe)
-    page = load_template("layout.html").substitute(title=esc(title), content=content)
+    page = fill("layout.html", title=title, content=fill(template, **values))
     return Response(status, page.encode("utf-8"))
 
 
