@@ -1,17 +1,22 @@
 #!/usr/bin/env python3
 """The complete OAuth 2.0 + PKCE story, run for real: the client ("your app") at :8091.
 
-Read this file top to bottom as the walkthrough:
+Read this file top to bottom as the walkthrough; the steps are ``core.steps.Step``, the
+same "Step n of 10" the console and the pages say:
 
-  Chapter 1   GET /           the welcome page
-  Chapter 2–3 GET /login      PKCE verifier + challenge, state, nonce; 302 to the server
-  Chapter 4–5 (the authorization server's side: oauthdemo/authserver.py)
-  Chapter 6–9 GET /callback   error? state? iss? code → token exchange → verify ID token
-  Chapter 10  GET /api/protected   a protected API that accepts the session or a Bearer token
+  GET /                  the welcome page (once logged in: your profile)
+  Steps 1–3   GET /login      the login starts: PKCE verifier + challenge, state, nonce;
+                              302 to the authorization server
+  Steps 4–5   (the authorization server's side: oauthdemo/server/)
+  Steps 6–9   GET /callback   error? state? iss? code → token exchange → verify the ID token
+  Step 10     GET /api/protected   a protected API that accepts the session or a Bearer token
 
 RFC 6749 (OAuth 2.0), RFC 7636 (PKCE), OpenID Connect Core 1.0, RFC 9207, RFC 6750.
 With nothing configured it starts its own authorization server (an Auth0 stand-in on
 :8092); with AUTH0_* or OIDC_* settings it talks to the real thing. Standard library only.
+
+What happens is told as events (``core.events``) on ``app.events``: the console narrator
+is one subscriber, a test's recorder another.
 """
 from __future__ import annotations
 
@@ -21,29 +26,35 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from oauthdemo.teaching import attacks
-from oauthdemo.backend import service as backend
+from oauthdemo.backend import routes as backend
 from oauthdemo.web import httpkit
 from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
+from oauthdemo.core.events import EventBus
 from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
-from oauthdemo.core.errors import DemoError, InvalidToken, as_oauth2
-from oauthdemo.web.html import Markup, esc
-from oauthdemo.web.httpkit import Response, json_response, render
-from oauthdemo.client.oidc import (OIDCClient, PendingLogins, check_status, describe_claim,
-                                   human_duration)
+from oauthdemo.core.errors import DemoError, InvalidToken, OAuth2Error, as_oauth2
+from oauthdemo.core.steps import Step
+from oauthdemo.web.html import Markup
+from oauthdemo.web.httpkit import Request, Response, json_response, render
+from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.pending import PENDING_TTL, PendingLogins
+from oauthdemo.client.explain import check_status, describe_claim, human_duration
 from oauthdemo.core.tables import ExpiringTable
 
+APP = "your app"                     # the actor this file speaks as
 SESSION_COOKIE = "demo_session"      # which logged-in session this browser holds
 BROWSER_COOKIE = "demo_browser"      # binds a pending login (its state) to this browser
+BROWSER_COOKIE_AGE = PENDING_TTL     # as long as the login it binds can wait for its callback
 SESSIONS_MAX = 1000                  # full: a new login gets a 503; no live session is pushed out
 SESSION_TTL = 8 * 3600               # idle time; each use of the session extends it
 LOGOUT_FORM = "logout"               # the purpose of the logout form's token (core.forms)
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
+CLAIM_ROW = Markup('<tr><th>{}</th><td><code class="wrap">{}</code></td></tr>')
 
+# What a learner can do about a refused login, by its RFC error code (page text only).
 ERROR_HINTS = {
     "access_denied": "You (or the server) pressed Deny. Nothing was shared; start again "
                      "whenever you like.",
@@ -70,29 +81,60 @@ class Session:
         c = self.id_claims
         return {"sub": c.get("sub"), "name": c.get("name"), "email": c.get("email")}
 
+    @property
+    def access_token(self) -> str:
+        return self.tokens["access_token"]
+
 
 class DemoApp:
-    """The client's state, on the server instance: pending logins and sessions."""
+    """The client's state, on the server instance: pending logins and sessions.
 
-    def __init__(self, client: OIDCClient, *, scope: str, narrator, clock=time.time,
-                 auth_server=None):
+    ``settings`` are the program's settings (the mounted backend reads its BACKEND_* values
+    from them); ``base_url`` is where the app is served, known once its port is bound.
+    """
+
+    def __init__(self, client: OIDCClient, *, scope: str, events: EventBus | None = None,
+                 clock=time.time, auth_server=None, base_url: str = "", settings=None):
         self.client = client
         self.scope = scope
-        self.narrator = narrator
+        self.events = events or EventBus()
         self.clock = clock
         self.auth_server = auth_server      # the embedded server, when it is in use
+        self.base_url = base_url
+        self.settings = settings
         self.pending = PendingLogins(clock=clock)
         self.sessions = ExpiringTable(SESSIONS_MAX, "sessions")
         self.lock = threading.Lock()
-        self.base_url = ""
         self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
         self.forms = FormTokens()                            # CSRF tokens of our forms
-        self.lab = attacks.AttackLab(self)                   # the attack lab's codes, results
+        self._lab = None                                     # the attack lab: see lab
+        self._lab_lock = threading.Lock()
+        self.backend = backend.mount(self)                   # the mobile backend, built on first use
+
+    @property
+    def lab(self):
+        """The attack lab (its codes and results), made on first use with its module and
+        the scripted browser it drives: the demo's first page needs none of them."""
+        with self._lab_lock:
+            if self._lab is None:
+                from oauthdemo.teaching.attacks import AttackLab
+                self._lab = AttackLab(self)
+            return self._lab
 
     @property
     def secure_cookies(self) -> bool:
         """Cookies get the Secure flag when the app is served over https."""
         return self.base_url.startswith("https://")
+
+    # -- the two cookies: which browser (demo_browser), which session (demo_session) ----------
+    def with_browser_cookie(self, resp: Response, browser: str, max_age: int) -> Response:
+        return resp.set_cookie(BROWSER_COOKIE, browser, max_age=max_age,
+                               secure=self.secure_cookies)
+
+    def with_session_cookie(self, resp: Response, session: Session) -> Response:
+        # No Max-Age: the cookie lasts while the browser is open, and the server ends the
+        # session after SESSION_TTL without use (each use extends it).
+        return resp.set_cookie(SESSION_COOKIE, session.sid, secure=self.secure_cookies)
 
     def new_session(self, result) -> Session:
         now = self.clock()
@@ -102,7 +144,7 @@ class DemoApp:
             self.sessions.add(session.sid, session, expires=now + SESSION_TTL, now=now)
         return session
 
-    def session_for(self, req) -> Session | None:
+    def session_for(self, req: Request) -> Session | None:
         """The live session of this browser's cookie; using it keeps it alive."""
         sid, now = req.cookies.get(SESSION_COOKIE, ""), self.clock()
         with self.lock:
@@ -115,7 +157,7 @@ class DemoApp:
         with self.lock:
             return self.sessions.pop(sid, self.clock())
 
-    def redirect_uri_for(self, req) -> str:
+    def redirect_uri_for(self, req: Request) -> str:
         """The callback on the host the browser is using, so our cookies come back with it."""
         host = req.headers.get("Host", "")
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
@@ -124,22 +166,32 @@ class DemoApp:
         return self.base_url + "/callback"
 
 
-class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
-    """The app's routes. Each handler is one chapter of the walkthrough.
+def browser_of(req: Request) -> str:
+    """This browser's binding id (demo_browser), or "" if it has none of ours."""
+    return req.browser_id(BROWSER_COOKIE)
 
-    The mobile app's backend (/auth/*, /api/me) is mounted here too: oauthdemo/backend.py.
+
+def browser_or_new(req: Request) -> str:
+    return browser_of(req) or httpkit.new_browser_id()
+
+
+class DemoHandler(httpkit.BaseHandler):
+    """The app's routes. Each handler is one step of the walkthrough, named for it.
+
+    The mobile app's backend (/auth/*, /api/me) is mounted here too: the app holds its
+    routes (oauthdemo/backend/routes.py) and mobile_backend hands those paths to them.
     """
 
     routes = {
-        ("GET", "/"): "chapter1_home",
-        ("GET", "/login"): "chapter2_login",
-        ("GET", "/callback"): "chapter6_callback",
-        ("GET", "/api/protected"): "chapter10_protected_api",
+        ("GET", "/"): "welcome",
+        ("GET", "/login"): "step1_login",
+        ("GET", "/callback"): "step6_callback",
+        ("GET", "/api/protected"): "step10_protected_api",
         ("POST", "/logout"): "logout",
         ("GET", "/walkthrough"): "walkthrough_page",
         ("GET", "/attacks"): "attack_lab_page",
         ("POST", "/attacks/run"): "attack_lab_run",
-        **backend.BackendRoutes.backend_routes,
+        **dict.fromkeys(backend.BackendRoutes.ROUTES, "mobile_backend"),
     }
     json_paths = ("/api/", "/auth/")
 
@@ -147,107 +199,124 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
     def app(self) -> DemoApp:
         return self.server.app
 
+    @property
+    def events(self) -> EventBus:
+        return self.app.events
+
+    def mobile_backend(self, req):
+        return self.app.backend.handle(req)
+
     def extra_headers(self, resp):
         # The logout form posts here and is redirected on to the provider's logout page.
         return httpkit.security_headers(f"'self' {httpkit.origin_of(self.app.client.provider.issuer)}")
 
-    # == Chapter 1: the welcome page ==========================================================
-    def chapter1_home(self, req):
+    # == Before Step 1: the welcome page (or, logged in, the profile) ==========================
+    def welcome(self, req):
         session = self.app.session_for(req)
-        n = self.app.narrator
         if session is None:
-            n.step(1, "Home")
-            n.say("browser", "GET / — the user opens the app")
+            self.events.step(APP, Step.LOGIN, context="the welcome page: nothing secret yet")
+            self.events.say("browser", "GET / — the user opens the app")
             return render("home.html", title="OAuth 2.0 + PKCE, step by step",
-                          provider=self.app.client.provider.label,
+                          step=Step.LOGIN.label, provider=self.app.client.provider.label,
                           issuer=self.app.client.provider.issuer)
-        n.say("browser", "GET / with the session cookie")
-        n.say("your app", f"shows the profile of {session.user['name'] or session.user['sub']} "
-                          "from the verified ID token")
+        self.events.say("browser", "GET / with the session cookie")
+        self.events.say(APP, f"shows the profile of {session.user['name'] or session.user['sub']} "
+                             "from the verified ID token")
         return self.profile_page(session)
 
     def profile_page(self, session: Session) -> Response:
-        claims = session.id_claims
-        now = self.app.clock()
-        rows = Markup("".join(f"<tr><th>{esc(k)}</th><td><code class=\"wrap\">"
-                              f"{esc(describe_claim(k, v, now))}</code></td></tr>"
-                              for k, v in claims.items()))
+        claims, now = session.id_claims, self.app.clock()
+        rows = Markup("").join(CLAIM_ROW.format(k, describe_claim(k, v, now))
+                               for k, v in claims.items())
         expires = session.tokens.get("expires_in")
         return render("profile.html", title="You are logged in",
+                      step=Step.ID_TOKEN.label, api_step=Step.PROTECTED_API.label,
                       name=claims.get("name") or claims.get("sub"), email=claims.get("email", ""),
-                      claims=rows, access_token=session.tokens["access_token"],
+                      claims=rows, access_token=session.access_token,
                       expires=human_duration(expires) if expires else "unknown",
                       api_url=self.app.base_url + "/api/protected",
                       has_refresh="yes" if session.tokens.get("refresh_token") else "no",
                       form_token=self.app.forms.issue(LOGOUT_FORM, session.sid))
 
-    # == Chapters 2–3: PKCE secrets, then the redirect ========================================
-    def chapter2_login(self, req):
-        browser = req.browser_id(BROWSER_COOKIE) or httpkit.new_browser_id()
-        n = self.app.narrator
-        n.step(1, "The user clicks “Start OAuth Login (PKCE)”")
-        n.say("browser", "GET /login")
+    # == Steps 1–3: the login starts; PKCE secrets; the redirect ===============================
+    def step1_login(self, req):
+        browser = browser_or_new(req)
+        self.events.step(APP, Step.LOGIN, context="the user clicks “Start OAuth Login (PKCE)”")
+        self.events.say("browser", "GET /login")
         auth = self.app.client.begin(self.app.redirect_uri_for(req), browser=browser,
                                      scope=self.app.scope)
         self.app.pending.add(auth)
         self.app.flows.remember(browser, auth)
-        if req.query.get("intercept") == attacks.INTERCEPT_FLAG:
-            self.app.lab.intercept(auth.state)   # this login's code goes to the attack lab
+        if req.query.get("intercept"):   # the attack lab's link: this login's code goes there
+            self.app.lab.intercept(auth.state, req.query["intercept"])
         resp = httpkit.redirect(auth.url, 302)
-        return resp.set_cookie(BROWSER_COOKIE, browser, max_age=600,
-                               secure=self.app.secure_cookies)
+        return self.app.with_browser_cookie(resp, browser, BROWSER_COOKIE_AGE)
 
-    # == Chapters 6–9: the callback, the exchange, the ID token ===============================
-    def chapter6_callback(self, req):
-        browser = req.browser_id(BROWSER_COOKIE)
+    # == Steps 6–9: the callback, the exchange, the ID token ==================================
+    def step6_callback(self, req):
+        browser = browser_of(req)
         try:
             if self.app.lab.intercepts(req.query.get("state")):
                 self.app.lab.keep_code(req.query, browser)   # state checked; code not redeemed
                 return httpkit.redirect("/attacks#codes", 303)
             result = self.app.client.complete(req.query, self.app.pending, browser)
         except DemoError as caught:
-            err = as_oauth2(caught)
-            self.app.narrator.fail("your app", f"login refused: {err.error}: {err.description}")
-            return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
-        session = self.app.new_session(result)
-        self.app.narrator.ok("your app", f"logged in {result.id_claims.get('name') or result.id_claims['sub']}"
-                                         "; tokens kept on the server, the browser gets a "
-                                         "session cookie")
-        resp = httpkit.redirect("/", 303)   # 303: a reload of the next page cannot resend the code
-        # No Max-Age: the cookie lasts while the browser is open, and the server ends the
-        # session after SESSION_TTL without use (each use extends it).
-        return resp.set_cookie(SESSION_COOKIE, session.sid, secure=self.app.secure_cookies)
+            return self.login_refused(as_oauth2(caught))
+        return self.logged_in(result)
 
-    # == Chapter 10: the protected API ========================================================
-    def chapter10_protected_api(self, req):
-        n = self.app.narrator
-        n.step(10, "The protected API call")
+    def login_refused(self, err: OAuth2Error) -> Response:
+        self.events.check(APP, f"login refused: {err.error}: {err.description}", ok=False)
+        return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
+
+    def logged_in(self, result) -> Response:
+        session = self.app.new_session(result)
+        who = result.id_claims.get("name") or result.id_claims["sub"]
+        self.events.check(APP, f"logged in {who}; tokens kept on the server, the browser gets "
+                               "a session cookie")
+        resp = httpkit.redirect("/", 303)   # 303: a reload of the next page cannot resend the code
+        return self.app.with_session_cookie(resp, session)
+
+    # == Step 10: the protected API ===========================================================
+    def step10_protected_api(self, req):
+        self.events.step(APP, Step.PROTECTED_API)
         session = self.app.session_for(req)
+        token = self.presented_token(req, session)
+        checked = self.check_access_token(token, session)
+        self.events.check(APP, f"access token accepted for sub={checked['sub']}")
+        return json_response(self.protected_body(checked, session, token))
+
+    def presented_token(self, req: Request, session: Session | None) -> str | None:
+        """RFC 6750 §2.1: a Bearer header wins; a browser's session lends its own token."""
         bearer = req.bearer_token()
-        token = bearer or (session.tokens["access_token"] if session else None)
-        n.say("your app", "Authorization: Bearer …" if bearer else
-              ("session cookie → the session's access token" if session else "no token at all"))
+        if bearer:
+            self.events.say(APP, "Authorization: Bearer …")
+            return bearer
+        self.events.say(APP, "session cookie → the session's access token" if session
+                        else "no token at all")
+        return session.access_token if session else None
+
+    def check_access_token(self, token: str | None, session: Session | None) -> dict:
         try:
             checked = self.app.client.validate_access_token(token)
         except DemoError as caught:
             err = as_oauth2(caught)
             self.report_api_checks(session, token, err.details.get("checks"))
-            n.fail("your app", f"{err.status_code} {err.error}: {err.description}")
+            self.events.check(APP, f"{err.status_code} {err.error}: {err.description}", ok=False)
             if err.status_code >= 500 or isinstance(err, InvalidToken):
                 raise err from caught   # a provider fault is not the token's (no 401)
             raise InvalidToken(err.description) from caught
         self.report_api_checks(session, token, checked["checks"])
-        n.ok("your app", f"access token accepted for sub={checked['sub']}")
-        return json_response(self.protected_body(checked, session, token))
+        return checked
 
     def report_api_checks(self, session: Session | None, token: str | None, checks):
         """What the local JWT check and the authorization server each said, on the console and
         (for the session's own token) in the walkthrough's Step 10."""
         for name, said in (checks or {}).items():
-            status = check_status(said)
-            narrate = {"passed": self.app.narrator.ok, "failed": self.app.narrator.fail,
-                       "not_checked": self.app.narrator.say}[status]
-            narrate("your app", f"{API_CHECK_WORDS[name]}: {said}")
+            line, status = f"{API_CHECK_WORDS[name]}: {said}", check_status(said)
+            if status == "not_checked":
+                self.events.say(APP, line)
+            else:
+                self.events.check(APP, line, ok=(status == "passed"))
         if session is not None and checks and token == session.tokens.get("access_token"):
             session.trace["api_checks"] = dict(checks)
 
@@ -259,11 +328,11 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
         expires_at = checked["exp"]
         if expires_at is None and session is not None and session.tokens.get("expires_in"):
             expires_at = int(session.created + int(session.tokens["expires_in"]))
+        scope = checked["scope"] or (session.tokens.get("scope") if session else None)
         return {"message": f"Hello {user.get('name') or user['sub']}: this API accepted your "
                            "access token.",
-                "user": user, "scope": checked["scope"] or (session.tokens.get("scope") if session else None),
-                "expires_at": expires_at, "validated_by": checked["how"],
-                "checks": checked["checks"]}
+                "user": user, "scope": scope, "expires_at": expires_at,
+                "validated_by": checked["how"], "checks": checked["checks"]}
 
     def user_from_provider(self, checked: dict, token: str) -> dict:
         info = checked["claims"] if checked["how"] == "userinfo" else None
@@ -276,18 +345,16 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
 
     # == The teaching pages: the flow as a picture, and the attack lab ========================
     def walkthrough_page(self, req):
-        return walkthrough.walkthrough_page(self.app, req.browser_id(BROWSER_COOKIE),
-                                            self.app.session_for(req))
+        return walkthrough.walkthrough_page(self.app, browser_of(req), self.app.session_for(req))
 
     def attack_lab_page(self, req):
-        browser = req.browser_id(BROWSER_COOKIE) or httpkit.new_browser_id()
+        browser = browser_or_new(req)
         page = walkthrough.attack_lab_page(self.app, browser)
-        return page.set_cookie(BROWSER_COOKIE, browser, max_age=attacks.LAB_COOKIE_AGE,
-                               secure=self.app.secure_cookies)
+        return self.app.with_browser_cookie(page, browser, self.app.lab.cookie_age)
 
     def attack_lab_run(self, req):
         req.require_same_origin()
-        browser, form = req.browser_id(BROWSER_COOKIE), req.form()
+        browser, form = browser_of(req), req.form()
         self.app.lab.check_post(browser, form)
         session = self.app.session_for(req)
         fragment = self.app.lab.run_from_form(form, browser, session.tokens if session else None)
@@ -302,9 +369,8 @@ class DemoHandler(backend.BackendRoutes, httpkit.BaseHandler):
                                  refusal="Log out from the app's own page (its form token is "
                                          "missing or stale).")
         self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
-        self.app.flows.forget(req.browser_id(BROWSER_COOKIE))
-        self.app.narrator.say("your app", "session deleted; sending the browser to the "
-                                          "provider's logout")
+        self.app.flows.forget(browser_of(req))
+        self.events.say(APP, "session deleted; sending the browser to the provider's logout")
         target = self.app.client.logout_url(self.app.base_url + "/") or "/"
         return httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
 

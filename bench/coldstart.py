@@ -38,9 +38,7 @@ def child_env(cache_dir: Path, pycache: Path) -> dict:
     A learner's second start reads compiled bytecode (written on the first); this keeps
     that true here even when PYTHONDONTWRITEBYTECODE is set, without writing into the clone.
     """
-    env = {k: v for k, v in os.environ.items()
-           if k not in settings.EMBEDDED_KEYS and k not in settings.OTHER_KEYS
-           and not any(k in keys for keys in settings.PROVIDER_KEYS.values())}
+    env = {k: v for k, v in os.environ.items() if k not in settings.ENV_NAMES}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({paths.CACHE_DIR_ENV: str(cache_dir), "PYTHONPYCACHEPREFIX": str(pycache),
                 "NO_COLOR": "1"})
@@ -127,7 +125,9 @@ def baseline_ms(work: Path, code: str, runs: int) -> float:
     return round(statistics.median(times) * 1000, 1)
 
 
-def run(key, runs: int) -> dict:
+def run(key, runs: int, wait_for_key: bool = True) -> dict:
+    """``runs`` starts with the key cached and ``runs`` first starts ever (waiting for the
+    new key's JWKS unless ``wait_for_key`` is False), and the interpreter's own share."""
     with tempfile.TemporaryDirectory(prefix="oauth-demo-bench-") as tmp:
         work = Path(tmp)
         (work / "empty.env").write_text("", encoding="utf-8")
@@ -135,7 +135,7 @@ def run(key, runs: int) -> dict:
         write_cached_key(cached, key)
         one_start(work, cached, wait_for_key=False)   # unmeasured: compiles the bytecode
         with_cache = [one_start(work, cached, wait_for_key=False) for _ in range(runs)]
-        first_ever = [one_start(work, work / f"fresh-{i}", wait_for_key=True)
+        first_ever = [one_start(work, work / f"fresh-{i}", wait_for_key=wait_for_key)
                       for i in range(runs)]
         context = {"python_startup_ms": baseline_ms(work, "pass", runs),
                    "import_demo_ms": baseline_ms(work, "import complete_oauth_demo", runs)}

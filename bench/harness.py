@@ -22,7 +22,7 @@ from oauthdemo import runner
 from oauthdemo import settings
 from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.teaching.narrator import Narrator
-from oauthdemo.client.useragent import ScriptedBrowser
+from oauthdemo.client.useragent import LoginFailed, ScriptedBrowser
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -66,9 +66,10 @@ def login_flow(running, user: str = "alice", browser: ScriptedBrowser | None = N
     Returns the API's JSON; raises FlowError at the first unexpected answer.
     """
     browser = browser or ScriptedBrowser()
-    start = expect(browser.get(running.app_url + "/login"), 302, "GET /login")
-    callback = browser.login_at_provider(start.location, user=user)
-    expect(browser.get(callback), 303, "GET /callback")
+    try:
+        browser.login(running.app_url, user)
+    except LoginFailed as err:
+        raise FlowError(str(err)) from err
     expect(browser.get(running.app_url + "/"), 200, "GET / (profile)")
     api = expect(browser.get(running.app_url + "/api/protected"), 200, "GET /api/protected")
     return json.loads(api.text)

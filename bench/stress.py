@@ -19,8 +19,7 @@ import sys
 import threading
 import time
 
-from oauthdemo.web import httpkit
-from oauthdemo.client.oidc import PENDING_MAX, PENDING_TTL
+from oauthdemo.client.pending import PENDING_MAX, PENDING_TTL
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .harness import LOOPBACK, ROOT, FlowError, rss_mb, timed_login
@@ -29,6 +28,7 @@ FLOOD_THREADS = 8          # client threads in the worker process
 FLOOD_MAX_SECONDS = 400    # the flood stops here whatever its count
 SAMPLE_EVERY = 0.25        # seconds between memory / pending-table samples
 FLOW_EVERY = 5             # seconds between normal logins during the flood
+FIRST_FLOW_AFTER = 0.5     # seconds into the flood for the first (the child is running by then)
 SOURCE_ADDRESSES = 64      # 127.0.0.2 … : spreads the connections over many 4-tuples
 DRIP_EVERY = 0.5           # seconds between the bytes a slow client sends
 SLOW_REQUEST = b"GET /login HTTP/1.1\r\nUser-Agent: slow"   # never finished: Host is moot
@@ -108,8 +108,8 @@ def flood(running, count: int, clock) -> dict:
                "--threads", str(FLOOD_THREADS), "--max-seconds", str(FLOOD_MAX_SECONDS)]
     child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     watch = {"peak_rss": base, "peak_pending": 0, "during": [], "refused": 0, "failed": []}
-    started = next_flow = time.monotonic()
-    next_flow += 1
+    started = time.monotonic()
+    next_flow = started + FIRST_FLOW_AFTER
     while child.poll() is None and time.monotonic() - started < FLOOD_MAX_SECONDS + 30:
         watch["peak_rss"] = max(watch["peak_rss"], rss_mb())
         watch["peak_pending"] = max(watch["peak_pending"], len(app.pending))
@@ -222,8 +222,22 @@ def closed_by_server(socks: list, opened: float, deadline: float) -> list:
     return [closed.get(s) for s in socks]
 
 
-def slowloris(running, count: int) -> dict:
-    """``count`` idle and slow connections to each server; then normal logins are timed."""
+def shorten_limits(running, timeout: float, deadline: float):
+    """Both servers' connection timeout and request deadline, shortened (``--quick``): each
+    server makes its handlers from ``RequestHandlerClass``, so a subclass there carries them."""
+    for server in (running.app_server, running.auth_server):
+        base = server.RequestHandlerClass
+        server.RequestHandlerClass = type(base.__name__, (base,),
+                                          {"timeout": timeout, "request_deadline": deadline})
+
+
+def slowloris(running, count: int, limits: tuple | None = None) -> dict:
+    """``count`` idle and slow connections to each server; then normal logins are timed.
+    ``limits`` = (connection timeout, request deadline) in seconds, to shorten the wait."""
+    if limits:
+        shorten_limits(running, *limits)
+    handler = running.app_server.RequestHandlerClass
+    timeout, deadline = handler.timeout, handler.request_deadline
     ports = [running.app_server.server_address[1], running.auth_server.server_address[1]]
     threads_before = threading.active_count()
     opened = time.monotonic()
@@ -239,8 +253,8 @@ def slowloris(running, count: int) -> dict:
         times, failed = [], []
         for _ in range(SLOW_FLOWS):
             login_now(running, times, failed)
-        idle_closed = closed_by_server(idle, opened, opened + httpkit.CONNECTION_TIMEOUT + 5)
-        slow_closed = closed_by_server(slow, opened, opened + httpkit.REQUEST_DEADLINE + 5)
+        idle_closed = closed_by_server(idle, opened, opened + timeout + 5)
+        slow_closed = closed_by_server(slow, opened, opened + deadline + 5)
     finally:
         stop.set()
         for sock in idle + slow:
@@ -248,6 +262,7 @@ def slowloris(running, count: int) -> dict:
     shut = [s for s in idle_closed if s is not None]
     dripped = [s for s in slow_closed if s is not None]
     return {"connections": len(idle) + len(slow), "per_server": count,
+            "timeout_s": timeout, "deadline_s": deadline,
             "server_threads_held": held, "logins": len(times), "logins_failed": len(failed),
             "login_max_ms": round(max(times) * 1000, 1) if times else None,
             "idle_closed": len(shut), "idle_closed_after_s": round(min(shut), 1) if shut else None,

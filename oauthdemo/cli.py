@@ -3,24 +3,89 @@ exit status and one sentence (never a traceback).
 
 ``complete_oauth_demo.py`` serves the demo; ``… login`` is the CLI loopback login (gh,
 flytectl); ``… mobile`` plays the mobile app of the "mobile app + backend" design.
+
+A flag that sets a setting is declared from the settings' defaults table
+(``settings.Settings``: its name, flag, default and help); the flags of one command alone
+(``--timeout``, ``--save`` …) are declared here. The native commands' modules are loaded
+only when one of them runs, so serving the demo starts without them.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from oauthdemo import runner
 from oauthdemo import settings
-from oauthdemo.client.oidc import PENDING_TTL
+from oauthdemo.client.pending import PENDING_TTL
 from oauthdemo.core.errors import (ConfigError, DemoError, LoginTimedOut, ProviderUnreachable,
                                    as_oauth2)
+from oauthdemo.core.events import EventBus
 from oauthdemo.core.text import printable
-from oauthdemo.native.loopback import (DEFAULT_TIMEOUT, REDIRECT_HOSTS,
-                                       LoopbackOptions, cli_login, mobile_login)
 from oauthdemo.teaching.narrator import Narrator
+
+if TYPE_CHECKING:   # loaded only when a native command runs (see login_main)
+    from oauthdemo.native.loopback import LoopbackOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_CANCELLED = 0, 1, 2, 124, 130
 SWITCH_INTERVAL = 0.001   # seconds; see serve()
+
+# The settings each command takes as flags, by their names in settings.Settings.
+SERVER_FLAGS = ("host", "idp_port")
+CONSOLE_FLAGS = ("show_tokens", "quiet")
+CLIENT_ID_FLAGS = ("embedded_web_client_id", "embedded_cli_client_id",
+                   "embedded_backend_client_id")
+CLIENT_IDS_GROUP = ("embedded authorization server clients",
+                    "client_ids it registers. The backend's secret is read only from "
+                    "EMBEDDED_BACKEND_CLIENT_SECRET: a secret on the command line would show "
+                    "in the process list.")
+
+HINTS = {
+    "invalid_grant": "The server refused the code or the refresh token. A refresh token works "
+                     "once (it rotates); and the embedded server that `login` starts for itself "
+                     "forgets its tokens when the command ends: run "
+                     "`python3 complete_oauth_demo.py` in another terminal so `login` uses that "
+                     "one, or log in again.",
+    "access_denied": "You (or the server) pressed Deny. Nothing was shared.",
+    "temporarily_unavailable": "Is the demo running? Start it with: python3 complete_oauth_demo.py",
+}
+
+
+# == flags ======================================================================================
+
+def add_setting_flags(parser, names):
+    """Each named setting's flag, as the defaults table declares it (settings.TABLE)."""
+    for name in names:
+        row = settings.lookup(name)
+        if row.type is bool:   # a switch: giving it turns the default round (--no-browser)
+            parser.add_argument(row.flag, dest=row.name, action="store_const",
+                                const=not row.default, default=None, help=row.flag_help)
+        else:                  # None when not given: .env and the environment decide
+            parser.add_argument(row.flag, dest=row.name, type=row.type, default=None,
+                                metavar=row.flag.rsplit("-", 1)[-1].upper(), help=row.flag_help)
+
+
+def add_env_file_flag(parser):
+    parser.add_argument("--env-file", default=None, metavar="FILE",
+                        help="read settings from this file instead of ./.env")
+
+
+def add_common_flags(parser):
+    """Where the settings come from, where the servers listen, the console, the clients."""
+    add_env_file_flag(parser)
+    add_setting_flags(parser, SERVER_FLAGS + CONSOLE_FLAGS)
+    add_setting_flags(parser.add_argument_group(*CLIENT_IDS_GROUP), CLIENT_ID_FLAGS)
+
+
+def add_loopback_flags(parser):
+    """The native apps' flags: the browser, how long to wait, the callback's port."""
+    from oauthdemo.native.loopback import DEFAULT_TIMEOUT
+    add_setting_flags(parser, ("open_browser",))
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds to wait for the login (default {DEFAULT_TIMEOUT})")
+    parser.add_argument("--port", dest="callback_port", metavar="PORT", type=int, default=0,
+                        help="the loopback callback port (default 0: any free port)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,77 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                "like gh or flytectl) and 'complete_oauth_demo.py mobile --help' (the mobile "
                "app + backend pattern).")
     add_common_flags(parser)
-    parser.add_argument("--port", type=int, default=None, help="the app's port (default 8091)")
-    parser.add_argument("--no-browser", action="store_true",
-                        help="do not open a browser; just print the URL")
+    add_setting_flags(parser, ("port", "open_browser"))
     return parser
-
-
-def add_common_flags(parser):
-    parser.add_argument("--host", default=None,
-                        help="interface to bind (default 127.0.0.1: only this machine)")
-    parser.add_argument("--idp-port", type=int, default=None,
-                        help="the embedded authorization server's port (default 8092)")
-    parser.add_argument("--env-file", default=None,
-                        help="read settings from this file instead of ./.env")
-    parser.add_argument("--show-tokens", action="store_true", default=None,
-                        help="print whole tokens instead of abbreviations")
-    parser.add_argument("--quiet", action="store_true", default=None,
-                        help="print only the start-up banner and errors")
-    embedded = parser.add_argument_group(
-        "embedded authorization server clients",
-        "client_ids it registers (also EMBEDDED_*_CLIENT_ID). The backend's secret is "
-        "read only from EMBEDDED_BACKEND_CLIENT_SECRET: a secret on the command line "
-        "would show in the process list.")
-    for kind, default in (("web", "demo-web-app"), ("cli", "demo-cli"),
-                          ("backend", "demo-backend")):
-        embedded.add_argument(f"--{kind}-client-id", default=None, metavar="ID",
-                              help=f"default {default}")
-
-
-def serve(argv, app_cls, handler_cls) -> int:
-    args = build_parser().parse_args(argv)
-    # While a CPU-bound thread runs (the first start generates its key for a second or
-    # more), each thread woken by a request waits up to this long for the GIL (default 5 ms).
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    try:
-        cfg = settings.build(args)
-        narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
-        running = runner.start_demo(cfg, app_cls=app_cls, handler_cls=handler_cls, narrator=narrator)
-    except DemoError as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
-        # It may quote a provider's answer or a setting: printable, like the narration.
-        print(f"Cannot start: {printable(err.description)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    return runner.run_until_ctrl_c(running, cfg, narrator)
-
-
-def main(argv, app_cls, handler_cls) -> int:
-    """The program's entry: ``login`` and ``mobile`` are the native-app flows, else the demo."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("login", "mobile"):   # the native-app flows: oauthdemo/loopback.py
-        return {"login": login_main, "mobile": mobile_main}[argv[0]](argv[1:])
-    return serve(argv, app_cls, handler_cls)
-
-
-HINTS = {
-    "invalid_grant": "The server refused the code or the refresh token. A refresh token works "
-                     "once (it rotates); and the embedded server that `login` starts for itself "
-                     "forgets its tokens when the command ends: run `python3 complete_oauth_demo.py` "
-                     "in another terminal so `login` uses that one, or log in again.",
-    "access_denied": "You (or the server) pressed Deny. Nothing was shared.",
-    "temporarily_unavailable": "Is the demo running? Start it with: python3 complete_oauth_demo.py",
-}
-
-
-def add_loopback_flags(parser: argparse.ArgumentParser):
-    parser.add_argument("--no-browser", action="store_true",
-                        help="do not open a browser (the URL is always printed)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help=f"seconds to wait for the login (default {DEFAULT_TIMEOUT})")
-    parser.add_argument("--port", dest="callback_port", metavar="PORT", type=int, default=0,
-                        help="the loopback callback port (default 0: any free port)")
 
 
 def build_login_parser() -> argparse.ArgumentParser:
@@ -126,25 +122,88 @@ def build_mobile_parser() -> argparse.ArgumentParser:
                     "a loopback redirect; the backend redeems the code.")
     parser.add_argument("--backend", default=None,
                         help="the backend's URL (default: the demo, http://localhost:8091)")
+    add_env_file_flag(parser)
+    add_setting_flags(parser, CONSOLE_FLAGS)
     add_loopback_flags(parser)
-    parser.add_argument("--env-file", default=None, help="read settings from this file")
-    parser.add_argument("--show-tokens", action="store_true", default=None,
-                        help="print whole tokens instead of abbreviations")
-    parser.add_argument("--quiet", action="store_true", default=None,
-                        help="print only the URL, the result and errors")
     return parser
 
 
-def loopback_options(args, cfg) -> LoopbackOptions:
-    host = cfg.values.get("OAUTH_REDIRECT_HOST") or "127.0.0.1"
-    if host not in REDIRECT_HOSTS:
-        raise ConfigError(f"OAUTH_REDIRECT_HOST must be 127.0.0.1 or localhost, not {host!r}.")
+# == serving the demo ===========================================================================
+
+def main(argv, app_cls, handler_cls) -> int:
+    """The program's entry: ``login`` and ``mobile`` are the native-app flows, else the demo."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    return serve(argv, app_cls, handler_cls)
+
+
+def serve(argv, app_cls, handler_cls) -> int:
+    args = build_parser().parse_args(argv)
+    # While a CPU-bound thread runs (the first start generates its key for a second or
+    # more), each thread woken by a request waits up to this long for the GIL (default 5 ms).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        cfg = settings.build(args)
+        narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
+        running = runner.start_demo(cfg, app_cls=app_cls, handler_cls=handler_cls,
+                                    narrator=narrator)
+    except DemoError as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
+        return cannot_start(err, sys.stderr)
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    return runner.run_until_ctrl_c(running, cfg, narrator)
+
+
+def cannot_start(err: DemoError, stream) -> int:
+    # It may quote a provider's answer, a setting or a path: printable, like the narration.
+    print(f"Cannot start: {printable(err.description)}", file=stream)
+    return EXIT_CONFIG
+
+
+# == the native apps: login and mobile ==========================================================
+
+@dataclass(frozen=True)
+class Command:
+    """A native command ready to run: its flags, settings, loopback options and console."""
+    args: argparse.Namespace
+    cfg: settings.Settings
+    opts: LoopbackOptions
+    narrator: Narrator
+    events: EventBus          # the flows emit; the narrator renders
+
+
+def prepare(parser, argv, out, environ, on_url) -> Command:
+    """Parse, read the settings, check the options; ConfigError when they cannot work."""
+    args = parser.parse_args(argv)
+    cfg = settings.build(args, environ)
+    opts = loopback_options(args, cfg, out, on_url)
+    narrator = Narrator(stream=out, show_tokens=cfg.show_tokens, quiet=cfg.quiet)
+    return Command(args, cfg, opts, narrator, EventBus(narrator))
+
+
+def loopback_options(args, cfg: settings.Settings, out, on_url) -> LoopbackOptions:
+    from oauthdemo.native.loopback import LoopbackOptions
     if not 0 < args.timeout <= PENDING_TTL:
         raise ConfigError(f"--timeout must be more than 0 and at most {PENDING_TTL} seconds "
                           "(a login request lives 10 minutes).")
-    if not 0 <= args.callback_port <= 65535:
-        raise ConfigError("--port must be between 0 and 65535.")
-    return LoopbackOptions(args.timeout, args.callback_port, cfg.open_browser, host, cfg.scope)
+    try:
+        port = settings.check_port(args.callback_port)
+    except ValueError as err:
+        raise ConfigError(f"--port {err}.") from err
+    return LoopbackOptions(args.timeout, port, cfg.open_browser, cfg.redirect_host, cfg.scope,
+                           countdown=out, on_url=on_url)
+
+
+def run_native(parser, argv, out, environ, on_url, action) -> int:
+    """Prepare a command, run it, print its result: each way it ends is an exit status.
+    ``on_url`` receives the authorize URL too (tests play the browser with it)."""
+    out = out or sys.stdout
+    try:
+        command = prepare(parser, argv, out, environ, on_url)
+    except ConfigError as err:
+        return cannot_start(err, out)
+    return run_command(lambda: command.narrator.banner(action(command)), command.narrator)
 
 
 def run_command(action, narrator: Narrator) -> int:
@@ -169,32 +228,25 @@ def run_command(action, narrator: Narrator) -> int:
         return EXIT_CANCELLED
 
 
-def prepare(parser, argv, out, environ) -> tuple:
-    """(args, settings, options, narrator), or an exit status for settings that cannot work."""
-    args = parser.parse_args(argv)
-    try:
-        cfg = settings.build(args, environ)
-        opts = loopback_options(args, cfg)
-    except ConfigError as err:   # it may quote a setting or a path: printable, like the narration
-        print(f"Cannot start: {printable(err.description)}", file=out)
-        return EXIT_CONFIG
-    return args, cfg, opts, Narrator(stream=out, show_tokens=cfg.show_tokens, quiet=cfg.quiet)
-
-
 def login_main(argv, *, out=None, environ=None, on_url=None, keys=None) -> int:
-    """``on_url`` receives the authorize URL (tests play the browser with it); ``keys`` is
-    the signing key store for an embedded server started here."""
-    ready = prepare(build_login_parser(), argv, out or sys.stdout, environ)
-    if isinstance(ready, int):
-        return ready
-    args, cfg, opts, narrator = ready
-    return run_command(lambda: cli_login(cfg, opts, args, narrator, on_url, keys), narrator)
+    """``login``; ``keys`` is the signing key store for an embedded server started here."""
+    from oauthdemo.native import cli_login
+
+    def log_in(c: Command) -> list:
+        if c.args.refresh:
+            return cli_login.refresh(c.cfg, c.events, keys).lines()
+        return cli_login.log_in(c.cfg, c.opts, c.events, save=c.args.save, keys=keys).lines()
+    return run_native(build_login_parser(), argv, out, environ, on_url, log_in)
 
 
 def mobile_main(argv, *, out=None, environ=None, on_url=None) -> int:
-    ready = prepare(build_mobile_parser(), argv, out or sys.stdout, environ)
-    if isinstance(ready, int):
-        return ready
-    args, cfg, opts, narrator = ready
-    backend_url = (args.backend or f"http://localhost:{cfg.port}").rstrip("/")
-    return run_command(lambda: mobile_login(backend_url, opts, narrator, on_url), narrator)
+    """``mobile``: the thin client against the demo's backend (or --backend)."""
+    from oauthdemo.native import mobile
+
+    def log_in(c: Command) -> list:
+        backend_url = (c.args.backend or f"http://localhost:{c.cfg.port}").rstrip("/")
+        return mobile.log_in(backend_url, c.opts, c.events).lines(c.narrator.token)
+    return run_native(build_mobile_parser(), argv, out, environ, on_url, log_in)
+
+
+COMMANDS = {"login": login_main, "mobile": mobile_main}

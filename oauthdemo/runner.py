@@ -1,33 +1,33 @@
-"""Start-up: flags, settings, binding the servers, discovery, the banner, a clean Ctrl-C.
+"""Start-up: binding the servers, discovery, the banner, a clean Ctrl-C.
 
 ``start_demo`` is also what the tests and the benchmarks use, so they run exactly the
 program a learner runs: the app on one port, the embedded authorization server on its
-own port (its own origin), real sockets, real discovery.
+own port (its own origin), real sockets, real discovery. The settings it is given are
+never changed: what start-up learns (the embedded server's issuer, the API's
+credentials) goes into a new ``Provider``, kept on ``Running``.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-import webbrowser
 from dataclasses import dataclass
 
 from oauthdemo.server import authserver
 from oauthdemo.web import httpkit
-from oauthdemo.native import loopback
+from oauthdemo.native.browser import open_in_background
 from oauthdemo.core import paths
 from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.core.text import mask_secret
+from oauthdemo.core.events import EventBus
 from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.settings import Provider, Settings
 
-KEY_START_DELAY = 0.5     # seconds; see start_demo()
-
-
-
+KEY_START_DELAY = 0.5     # seconds; see start_key_later()
 
 
-
-@dataclass
+@dataclass(frozen=True)
 class Running:
     """Handles on a running demo: what tests, benchmarks and main() need."""
     app: object
@@ -36,58 +36,71 @@ class Running:
     auth_server: object
     client: OIDCClient
     app_url: str
+    provider: Provider        # the one in use: for the embedded server, its real issuer
 
     def stop(self):
-        for server in (self.app_server, self.auth_server):
-            if server is not None:
-                server.shutdown()
-                server.server_close()
+        stop_servers(self.app_server, self.auth_server)
 
 
-def start_demo(cfg, *, app_cls, handler_cls, narrator=None, clock=time.time, keys=None) -> Running:
+def stop_servers(*servers):
+    for server in servers:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
+def start_demo(cfg: Settings, *, app_cls, handler_cls, narrator=None, clock=time.time,
+               keys=None) -> Running:
     """Bind the app, start the embedded server if no provider is configured, discover."""
     narrator = narrator or Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
+    events = EventBus(narrator)   # the spine: components emit, the narrator renders
     app_server = httpkit.bind(handler_cls, cfg.host, cfg.port, None, "the app", "--port",
-                      cfg.public_host)
+                              cfg.public_host)
     app_url = httpkit.server_url(app_server)
     auth = auth_server = None
     try:
-        if cfg.provider.kind == "embedded":
+        provider = cfg.provider
+        if provider.kind == "embedded":
             if keys is None:
-                keys = SigningKeyStore(cache_dir=paths.user_cache_dir())  # started below
-            auth, auth_server = authserver.start_embedded(cfg, narrator, clock, keys)
-            port = app_server.server_address[1]
-            auth.register_web_app([app_url, f"http://127.0.0.1:{port}"])
-            cfg.provider.issuer = auth.issuer
-            cfg.provider.client_id = auth.web_client_id
-            cfg.provider.audience = cfg.provider.audience or auth.audience
-            api = auth.clients[auth.resource_client_id]   # the app's API, as a resource server
-            cfg.provider.introspection_client_id = api.client_id
-            cfg.provider.introspection_client_secret = api.secret
-        client = OIDCClient(cfg.provider, narrator=narrator, clock=clock)
-        client.discover()
+                keys = SigningKeyStore(cache_dir=paths.user_cache_dir())   # started below
+            auth, auth_server = authserver.start_embedded(cfg, events, clock, keys)
+            provider = embedded_provider(cfg.provider, auth, app_server)
+        client = OIDCClient.discover(provider, events=events, clock=clock)
     except BaseException:
-        for server in (app_server, auth_server):
-            if server is not None:
-                server.shutdown()
-                server.server_close()
+        stop_servers(app_server, auth_server)
         raise
-    app = app_cls(client, scope=cfg.scope, narrator=narrator, clock=clock, auth_server=auth)
-    app.base_url = app_url
-    app.settings = cfg   # the other settings (BACKEND_*), for the backend mounted in the app
+    app = app_cls(client, scope=cfg.scope, events=events, clock=clock, auth_server=auth,
+                  base_url=app_url, settings=cfg)
     app_server.app = app
     if auth is not None:
-        # Making a key is a second of pure-Python arithmetic holding the GIL, and neither
-        # the first page nor discovery needs it: begin once they have been served. A request
-        # that does need the key (JWKS, a token) starts it at once via keys.current().
-        timer = threading.Timer(KEY_START_DELAY, auth.keys.start)
-        timer.daemon = True
-        timer.start()
-    return Running(app, app_server, auth, auth_server, client, app_url)
+        start_key_later(auth.keys)
+    return Running(app, app_server, auth, auth_server, client, app_url, provider)
 
 
-def banner(running: Running, cfg) -> list:
-    p = running.client.provider
+def embedded_provider(configured: Provider, auth, app_server) -> Provider:
+    """The embedded server, now that it listens: its issuer, the web app's registration
+    (its callback follows the app's port) and the protected API's own credentials."""
+    app_url = httpkit.server_url(app_server)
+    port = app_server.server_address[1]
+    auth.register_web_app([app_url, f"http://127.0.0.1:{port}"])
+    api = auth.clients[auth.resource_client_id]   # the app's API, as a resource server
+    return dataclasses.replace(configured, issuer=auth.issuer, client_id=auth.web_client_id,
+                               audience=configured.audience or auth.audience,
+                               introspection_client_id=api.client_id,
+                               introspection_client_secret=api.secret)
+
+
+def start_key_later(keys: SigningKeyStore):
+    """Making a key is a second of pure-Python arithmetic holding the GIL, and neither the
+    first page nor discovery needs it: begin once they have been served. A request that
+    does need the key (JWKS, a token) starts it at once via keys.current()."""
+    timer = threading.Timer(KEY_START_DELAY, keys.start)
+    timer.daemon = True
+    timer.start()
+
+
+def banner(running: Running) -> list:
+    p = running.provider
     lines = ["", "OAuth 2.0 + PKCE — the complete story, run for real", "",
              f"  Your app (the OAuth client)   {running.app_url}",
              f"  Authorization server          {p.issuer}   [{p.label}]",
@@ -103,15 +116,12 @@ def banner(running: Running, cfg) -> list:
     return lines
 
 
-
-
 def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
     """Ctrl-C at any moment, even during the banner, stops cleanly: no traceback."""
     try:
-        narrator.banner(banner(running, cfg))
-        if cfg.open_browser and loopback.can_open_browser():
-            threading.Thread(target=webbrowser.open, args=(running.app_url,),
-                             daemon=True).start()
+        narrator.banner(banner(running))
+        if cfg.open_browser:
+            open_in_background(running.app_url)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

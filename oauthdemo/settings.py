@@ -1,35 +1,185 @@
-"""Where the demo's settings come from: ``.env``, then the environment, then flags.
+"""Where the demo's settings come from: defaults, then ``.env``, then the environment, then flags.
 
 With nothing configured the demo starts its own authorization server (the embedded
 Auth0 stand-in). ``AUTH0_DOMAIN`` + ``AUTH0_CLIENT_ID`` point it at a real Auth0
 tenant; ``OIDC_ISSUER`` + ``OIDC_CLIENT_ID`` at any OpenID Connect provider. Endpoints
 are never configured by hand: they come from the provider's discovery document.
+
+``Settings`` is the one defaults table: each line names a setting, its type, its
+default, its ``.env``/environment name and its command-line flag. The command line
+(``oauthdemo.cli``) declares its flags from it, and ``build`` reads the sources through
+it. A built ``Settings`` is frozen: start-up derives new values (``dataclasses.replace``)
+and never changes the caller's.
 """
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 from oauthdemo.core.errors import ConfigError
 
 ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
+DEFAULT_SCOPE = "openid profile email offline_access"
+# The client_ids the embedded server registers unless told otherwise.
+WEB_CLIENT_ID = "demo-web-app"     # the walkthrough app (public, PKCE)
+CLI_CLIENT_ID = "demo-cli"         # the CLI login (native, loopback redirect)
+BACKEND_CLIENT_ID = "demo-backend"  # the mobile app's backend (confidential)
+# RFC 8252 §8.3: a native app's redirect names the loopback IP literal; localhost on request.
+REDIRECT_HOSTS = ("127.0.0.1", "localhost")
+PORT_RANGE = range(0, 65536)       # 0: any free port
+# A name or address the servers answer to besides localhost (httpkit.allowed_hosts): no
+# scheme, no port (each server adds its own), no path.
+PUBLIC_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"   # name or IPv4
+                         r"|\[[0-9A-Fa-f:.]{2,45}\]")                           # [IPv6]
+# The provider's settings: (issuer or domain, client_id, client_secret, audience, …).
 PROVIDER_KEYS = {
     "AUTH0": ("AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE"),
     "OIDC": ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUDIENCE",
              "OIDC_INTROSPECTION_CLIENT_ID", "OIDC_INTROSPECTION_CLIENT_SECRET"),
 }
-EMBEDDED_KEYS = ("EMBEDDED_WEB_CLIENT_ID", "EMBEDDED_CLI_CLIENT_ID",
-                 "EMBEDDED_BACKEND_CLIENT_ID", "EMBEDDED_BACKEND_CLIENT_SECRET")
-OTHER_KEYS = ("OAUTH_SCOPE", "OAUTH_REDIRECT_HOST", "OAUTH_PUBLIC_HOST", "BACKEND_CLIENT_ID",
-              "BACKEND_CLIENT_SECRET", "BACKEND_DB")
-DEFAULT_SCOPE = "openid profile email offline_access"
-# A name or address the servers answer to besides localhost (httpkit.allowed_hosts): no
-# scheme, no port (each server adds its own), no path.
-PUBLIC_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"   # name or IPv4
-                         r"|\[[0-9A-Fa-f:.]{2,45}\]")                           # [IPv6]
 
+
+# == the checks a setting's value must pass (each raises ValueError: "must …") ===============
+
+def check_port(value: int) -> int:
+    if value not in PORT_RANGE:
+        raise ValueError("must be between 0 and 65535")
+    return value
+
+
+def check_redirect_host(value: str) -> str:
+    if value not in REDIRECT_HOSTS:
+        raise ValueError(f"must be 127.0.0.1 or localhost, not {value!r}")
+    return value
+
+
+def check_public_host(value: str) -> str:
+    value = value.strip()
+    if value and not PUBLIC_HOST.fullmatch(value):
+        raise ValueError("must be a host name or address alone, without scheme or port: for "
+                         "example demo.example.org or 192.168.1.20")
+    return value.lower()
+
+
+# == the one defaults table ====================================================================
+
+def setting(default, *, env: str = "", flag: str = "", help: str = "",
+            check: Callable | None = None, secret: bool = False):
+    """One row of the table: the default (its type is the setting's type), the name in
+    ``.env`` and the environment, the command-line flag, what it is for, and its check.
+    A secret is left out of the repr, so printing the settings cannot show it."""
+    return field(default=default, repr=not secret,
+                 metadata={"env": env, "flag": flag, "help": help, "check": check})
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Which authorization server the app talks to, and as which client."""
+    kind: str                  # "embedded", "auth0" or "oidc"
+    issuer: str = ""           # empty for embedded until its port is known
+    client_id: str = ""
+    client_secret: str | None = field(default=None, repr=False)
+    audience: str | None = None
+    # RFC 7662: the protected API's own credentials for asking whether a token is revoked
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        return {"embedded": "embedded authorization server (Auth0 stand-in)",
+                "auth0": "Auth0", "oidc": "OpenID Connect provider"}[self.kind]
+
+
+@dataclass(frozen=True)
+class EmbeddedClients:
+    """The clients the embedded server registers (AuthorizationServer's keyword arguments)."""
+    web_client_id: str
+    native_client_id: str
+    backend_client_id: str
+    backend_secret: str | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the demo runs with. One line per setting: its type, default and sources."""
+    # -- where the servers listen, and the console
+    host: str = setting("127.0.0.1", flag="--host",
+                        help="interface to bind; 127.0.0.1 is only this machine")
+    port: int = setting(8091, flag="--port", check=check_port, help="the app's port")
+    idp_port: int = setting(8092, flag="--idp-port", check=check_port,
+                            help="the embedded authorization server's port")
+    open_browser: bool = setting(True, flag="--no-browser",
+                                 help="do not open a browser (the URL is always printed)")
+    show_tokens: bool = setting(False, flag="--show-tokens",
+                                help="print whole tokens instead of abbreviations")
+    quiet: bool = setting(False, flag="--quiet",
+                          help="print only the start-up lines, the result and errors")
+    # -- the login request
+    scope: str = setting(DEFAULT_SCOPE, env="OAUTH_SCOPE", help="the scopes every login asks for")
+    redirect_host: str = setting("127.0.0.1", env="OAUTH_REDIRECT_HOST", check=check_redirect_host,
+                                 help="the host in a native app's loopback redirect_uri")
+    public_host: str = setting("", env="OAUTH_PUBLIC_HOST", check=check_public_host,
+                               help="a name the servers answer to besides localhost")
+    # -- the embedded server's clients (the backend's secret never on the command line)
+    embedded_web_client_id: str = setting(WEB_CLIENT_ID, env="EMBEDDED_WEB_CLIENT_ID",
+                                          flag="--web-client-id", help="the web app's client_id")
+    embedded_cli_client_id: str = setting(CLI_CLIENT_ID, env="EMBEDDED_CLI_CLIENT_ID",
+                                          flag="--cli-client-id", help="the CLI's client_id")
+    embedded_backend_client_id: str = setting(BACKEND_CLIENT_ID, env="EMBEDDED_BACKEND_CLIENT_ID",
+                                              flag="--backend-client-id",
+                                              help="the mobile backend's client_id")
+    embedded_backend_secret: str = setting("", env="EMBEDDED_BACKEND_CLIENT_SECRET", secret=True,
+                                           help="the mobile backend's secret (default: random)")
+    # -- the mobile app's backend at a configured provider (a confidential client)
+    backend_client_id: str = setting("", env="BACKEND_CLIENT_ID",
+                                     help="the backend's client_id at the provider")
+    backend_client_secret: str = setting("", env="BACKEND_CLIENT_SECRET", secret=True,
+                                         help="the backend's client secret at the provider")
+    backend_db: str = setting("", env="BACKEND_DB", help="the backend's SQLite file")
+    # -- the authorization server: from the AUTH0_* or OIDC_* settings (pick_provider)
+    provider: Provider = Provider("embedded", client_id=WEB_CLIENT_ID)
+
+    @property
+    def embedded(self) -> EmbeddedClients:
+        return EmbeddedClients(self.embedded_web_client_id, self.embedded_cli_client_id,
+                               self.embedded_backend_client_id,
+                               self.embedded_backend_secret or None)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table, as the command line and ``build`` read it."""
+    name: str
+    type: type
+    default: object
+    env: str
+    flag: str
+    help: str
+    check: Callable | None    # value -> the value to keep; ValueError("must …") refuses it
+
+    @property
+    def flag_help(self) -> str:
+        """The flag's --help text: what it is for, its default, and its environment name."""
+        if self.type is bool:
+            return self.help
+        default = f"default {self.default}" + (f"; also {self.env}" if self.env else "")
+        return f"{self.help} ({default})"
+
+
+TABLE = tuple(Row(f.name, type(f.default), f.default, **f.metadata)
+              for f in fields(Settings) if f.metadata)
+ENV_NAMES = (tuple(row.env for row in TABLE if row.env)
+             + tuple(key for keys in PROVIDER_KEYS.values() for key in keys))
+
+
+def lookup(name: str) -> Row:
+    return next(row for row in TABLE if row.name == name)
+
+
+# == reading the sources =========================================================================
 
 def parse_env_file(text: str) -> dict:
     """A small .env reader: KEY=VALUE lines, # comments, optional quotes and 'export'."""
@@ -66,40 +216,26 @@ def default_env_file() -> Path | None:
     return None
 
 
-@dataclass
-class Provider:
-    """Which authorization server the app talks to, and as which client."""
-    kind: str                  # "embedded", "auth0" or "oidc"
-    issuer: str = ""           # empty for embedded until its port is known
-    client_id: str = ""
-    client_secret: str | None = None
-    audience: str | None = None
-    # RFC 7662: the protected API's own credentials for asking whether a token is revoked
-    introspection_client_id: str | None = None
-    introspection_client_secret: str | None = None
-
-    @property
-    def label(self) -> str:
-        return {"embedded": "embedded authorization server (Auth0 stand-in)",
-                "auth0": "Auth0", "oidc": "OpenID Connect provider"}[self.kind]
+def env_file_of(flags) -> Path | None:
+    given = getattr(flags, "env_file", None)
+    if not given:
+        return default_env_file()
+    if not Path(given).is_file():
+        raise ConfigError(f"--env-file {given} does not exist.")
+    return Path(given)
 
 
-@dataclass
-class Settings:
-    host: str = "127.0.0.1"
-    port: int = 8091
-    idp_port: int = 8092
-    open_browser: bool = True
-    show_tokens: bool = False
-    quiet: bool = False
-    scope: str = DEFAULT_SCOPE
-    public_host: str = ""      # OAUTH_PUBLIC_HOST: served besides the loopback names
-    provider: Provider = field(default_factory=lambda: Provider("embedded"))
-    embedded: dict = field(default_factory=dict)
-    values: dict = field(default_factory=dict)   # every key read, for the other commands
+def gather(env_file: Path | None, environ=None) -> dict:
+    """.env first, then the environment on top (the environment wins); empty means unset."""
+    environ = os.environ if environ is None else environ
+    values = load_env_file(env_file)
+    for key in ENV_NAMES:
+        if environ.get(key):
+            values[key] = environ[key]
+    return {key: value for key, value in values.items() if value}
 
 
-def pick_provider(values: dict) -> Provider:
+def pick_provider(values: dict, embedded_client_id: str) -> Provider:
     """Half a configuration is an error, not a silent fall-back to the embedded server."""
     auth0 = [k for k in PROVIDER_KEYS["AUTH0"][:2] if values.get(k)]
     oidc = [k for k in PROVIDER_KEYS["OIDC"][:2] if values.get(k)]
@@ -113,15 +249,11 @@ def pick_provider(values: dict) -> Provider:
     if auth0:
         domain = strip_scheme(values["AUTH0_DOMAIN"])
         return Provider("auth0", f"https://{domain}/", values["AUTH0_CLIENT_ID"],
-                        values.get("AUTH0_CLIENT_SECRET") or None,
-                        values.get("AUTH0_AUDIENCE") or None)
+                        *(values.get(k) for k in PROVIDER_KEYS["AUTH0"][2:]))
     if oidc:
         return Provider("oidc", values["OIDC_ISSUER"].strip(), values["OIDC_CLIENT_ID"],
-                        values.get("OIDC_CLIENT_SECRET") or None,
-                        values.get("OIDC_AUDIENCE") or None,
-                        values.get("OIDC_INTROSPECTION_CLIENT_ID") or None,
-                        values.get("OIDC_INTROSPECTION_CLIENT_SECRET") or None)
-    return Provider("embedded", client_id=values.get("EMBEDDED_WEB_CLIENT_ID") or "demo-web-app")
+                        *(values.get(k) for k in PROVIDER_KEYS["OIDC"][2:]))
+    return Provider("embedded", client_id=embedded_client_id)
 
 
 def strip_scheme(domain: str) -> str:
@@ -131,60 +263,46 @@ def strip_scheme(domain: str) -> str:
     return domain.strip("/")
 
 
-def gather(env_file: Path | None, environ=None) -> dict:
-    """.env first, then the environment on top (the environment wins)."""
-    environ = os.environ if environ is None else environ
-    values = load_env_file(env_file)
-    keys = [k for group in PROVIDER_KEYS.values() for k in group] + list(EMBEDDED_KEYS) + list(OTHER_KEYS)
-    for key in keys:
-        if environ.get(key):
-            values[key] = environ[key]
-    return values
+def read(row: Row, flags, values: dict) -> tuple:
+    """(source, value) of one setting: its flag if given, else its .env/environment value,
+    else (None, None). The value has the setting's type and has passed its check."""
+    given = getattr(flags, row.name, None) if row.flag else None
+    source, value = (row.flag, given) if given is not None else (row.env, values.get(row.env))
+    if value is None:
+        return None, None
+    try:
+        return source, convert(row, value)
+    except ValueError as err:   # the message names where the value came from
+        raise ConfigError(f"{source} {err}.") from err
 
 
-def build(args, environ=None) -> Settings:
-    """Flags last: they override both .env and the environment."""
-    env_file = Path(args.env_file) if getattr(args, "env_file", None) else default_env_file()
-    if getattr(args, "env_file", None) and not env_file.is_file():
-        raise ConfigError(f"--env-file {env_file} does not exist.")
-    values = gather(env_file, environ)
-    settings = Settings(values=values, provider=pick_provider(values))
-    settings.scope = values.get("OAUTH_SCOPE") or DEFAULT_SCOPE
-    settings.public_host = public_host(values.get("OAUTH_PUBLIC_HOST", ""))
-    settings.embedded = {
-        "web_client_id": values.get("EMBEDDED_WEB_CLIENT_ID") or "demo-web-app",
-        "native_client_id": values.get("EMBEDDED_CLI_CLIENT_ID") or "demo-cli",
-        "backend_client_id": values.get("EMBEDDED_BACKEND_CLIENT_ID") or "demo-backend",
-        "backend_secret": values.get("EMBEDDED_BACKEND_CLIENT_SECRET") or None,
-    }
-    for name in ("host", "port", "idp_port", "show_tokens", "quiet"):
-        if getattr(args, name, None) is not None:
-            setattr(settings, name, getattr(args, name))
-    for kind, key in (("web", "web_client_id"), ("cli", "native_client_id"),
-                      ("backend", "backend_client_id")):
-        if getattr(args, f"{kind}_client_id", None):
-            settings.embedded[key] = getattr(args, f"{kind}_client_id")
-    if settings.provider.kind == "embedded":
-        settings.provider.client_id = settings.embedded["web_client_id"]
-    if getattr(args, "no_browser", False):
-        settings.open_browser = False
-    check_ports(settings)
-    return settings
+def convert(row: Row, value):
+    """Text from .env or the environment as the setting's type; then the setting's check."""
+    if isinstance(value, str) and row.type is int:
+        if not value.strip().isdigit():
+            raise ValueError("must be a whole number")
+        value = int(value)
+    return row.check(value) if row.check else value
 
 
-def public_host(value: str) -> str:
-    value = value.strip()
-    if value and not PUBLIC_HOST.fullmatch(value):
-        raise ConfigError("OAUTH_PUBLIC_HOST must be a host name or address alone, without "
-                          "scheme or port: for example demo.example.org or 192.168.1.20.")
-    return value.lower()
+def build(flags, environ=None) -> Settings:
+    """The defaults, then .env, then the environment, then flags (each wins over the last).
+
+    ``flags`` is the parsed command line (an attribute per setting, None when not given).
+    Neither it nor ``environ`` is changed."""
+    values = gather(env_file_of(flags), environ)
+    chosen = {}
+    for row in TABLE:
+        source, value = read(row, flags, values)
+        if source is not None:
+            chosen[row.name] = value
+    web_client_id = chosen.get("embedded_web_client_id", WEB_CLIENT_ID)
+    cfg = Settings(provider=pick_provider(values, web_client_id), **chosen)
+    check_distinct_ports(cfg)
+    return cfg
 
 
-def check_ports(settings: Settings):
-    for name in ("port", "idp_port"):
-        value = getattr(settings, name)
-        if not 0 <= value <= 65535:
-            raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 65535.")
-    if settings.port and settings.port == settings.idp_port and settings.provider.kind == "embedded":
+def check_distinct_ports(cfg: Settings):
+    if cfg.port and cfg.port == cfg.idp_port and cfg.provider.kind == "embedded":
         raise ConfigError("--port and --idp-port must differ: the authorization server needs "
                           "its own origin.")

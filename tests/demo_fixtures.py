@@ -34,10 +34,8 @@ class Clock:
 
 
 def demo_settings(**overrides) -> settings.Settings:
-    cfg = settings.Settings(port=0, idp_port=0, open_browser=False)
-    for name, value in overrides.items():
-        setattr(cfg, name, value)
-    return cfg
+    """Free ports, no browser; ``overrides`` are Settings fields (it is frozen)."""
+    return settings.Settings(**{"port": 0, "idp_port": 0, "open_browser": False, **overrides})
 
 
 def start_test_demo(cfg: settings.Settings | None = None, clock=time.time):
@@ -55,11 +53,8 @@ def start_test_demo(cfg: settings.Settings | None = None, clock=time.time):
 def log_in(running, user: str = "alice", browser: ScriptedBrowser | None = None):
     """One whole login through the app, as a browser would do it. Returns the browser."""
     browser = browser or ScriptedBrowser()
-    start = browser.get(running.app_url + "/login")
-    assert start.status == 302, start.status
-    callback = browser.login_at_provider(start.location, user=user)
-    done = browser.get(callback)
-    assert done.status == 303 and done.location.endswith("/"), (done.status, done.text[:500])
+    done = browser.login(running.app_url, user)
+    assert done.location == running.app_url + "/", done.location
     return browser
 
 

@@ -13,9 +13,9 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from oauthdemo.core.jose import b64url_encode, encode_jwt, generate_rsa_key, jwks_document
+from oauthdemo.core.jose import b64url_encode, encode_jwt, jwks_document
 
-from .support import shared_rsa_key
+from .support import a2_key, shared_rsa_key
 
 CLIENT_ID = "fake-client"
 ACCESS_TOKEN = "opaque-access-token-123"
@@ -40,7 +40,7 @@ class FakeProvider:
 
     def second_key(self):
         if self.other_key is None:
-            self.other_key = generate_rsa_key(2048)
+            self.other_key = a2_key()   # a published key that is not ours: no second second of keygen
         return self.other_key
 
     def metadata(self) -> dict:

@@ -29,9 +29,10 @@ Interface:
 ``OidcProviderProcess(redirect_uri)``
     context manager running the provider; ``.issuer``, ``.port``,
     ``.client_id``, ``.redirect_uri``, ``.stderr_text()``.
-``drive_login(opener, authorize_url, login="alice") -> str``
-    plays the user's browser through login and consent, returns the callback
-    URL (``redirect_uri?code=...&state=...&iss=...``) without fetching it.
+``drive_login(browser, authorize_url, login="alice") -> str``
+    plays the user (a ``ScriptedBrowser``) through login and consent, returns the
+    callback URL (``redirect_uri?code=...&state=...&iss=...``) without fetching it.
+    It is the ``at_provider`` of ``ScriptedBrowser.login`` for oidc-provider.
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ import subprocess
 import tempfile
 import threading
 import unittest
-import urllib.error
 import urllib.parse
-import urllib.request
 from html.parser import HTMLParser
-from http.cookiejar import CookieJar
 from pathlib import Path
+
+from oauthdemo.client.useragent import ScriptedBrowser
 
 TESTS_DIR = Path(__file__).resolve().parent
 INTEROP_DIR = TESTS_DIR / "interop"
@@ -191,46 +191,6 @@ class OidcProviderProcess:
 # -- the user's browser -----------------------------------------------------
 
 
-class _KeepRedirects(urllib.request.HTTPRedirectHandler):
-    """Hand 3xx responses back to the caller instead of following them."""
-
-    def http_error_301(self, req, fp, code, msg, headers):
-        return fp
-
-    http_error_302 = http_error_303 = http_error_307 = http_error_308 = http_error_301
-
-
-class _FormParser(HTMLParser):
-    """Collect <form>s: action, method and their named <input>s."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.forms: list[dict] = []
-        self._current: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self._current = {
-                "action": attrs.get("action") or "",
-                "method": (attrs.get("method") or "get").lower(),
-                "inputs": [],
-            }
-            self.forms.append(self._current)
-        elif tag == "input" and self._current is not None and attrs.get("name"):
-            self._current["inputs"].append(
-                {
-                    "name": attrs["name"],
-                    "type": (attrs.get("type") or "text").lower(),
-                    "value": attrs.get("value") or "",
-                }
-            )
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._current = None
-
-
 class _TextParser(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -260,19 +220,7 @@ def _page_text(body: str, limit: int = 4000) -> str:
     return text[:limit]
 
 
-def _cookie_jar_of(opener: urllib.request.OpenerDirector) -> CookieJar:
-    for handler in getattr(opener, "handlers", []):
-        if isinstance(handler, urllib.request.HTTPCookieProcessor):
-            return handler.cookiejar
-    raise TypeError(
-        "drive_login needs an opener with an HTTPCookieProcessor, e.g. "
-        "urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))"
-    )
-
-
-def drive_login(
-    opener: urllib.request.OpenerDirector, authorize_url: str, login: str = "alice"
-) -> str:
+def drive_login(browser: ScriptedBrowser, authorize_url: str, login: str = "alice") -> str:
     """Act as the user's browser from the authorization request to the callback.
 
     GETs ``authorize_url``, follows the provider's redirects to its login page,
@@ -281,10 +229,10 @@ def drive_login(
     the ``redirect_uri`` from ``authorize_url``. Returns that absolute Location
     (``redirect_uri?code=...&state=...&iss=...``) without requesting it.
 
-    The opener's cookie jar is used (and filled) like a browser's, so a second
-    call with the same opener reuses the provider session. Redirects are
-    handled here, not by the opener: requests go through a private opener
-    that shares only the cookie jar and never uses a proxy.
+    The browser's cookie jar is used (and filled), so a second call with the same
+    browser reuses the provider session. The signature is ``ScriptedBrowser.login``'s
+    ``at_provider``: ``browser.login(app_url, "dora", at_provider=drive_login)`` is a
+    whole login of our app at oidc-provider.
 
     Raises AssertionError (with the page text) on anything unexpected.
     """
@@ -294,75 +242,50 @@ def drive_login(
     except (KeyError, IndexError):
         raise AssertionError(f"authorize_url has no redirect_uri: {authorize_url}") from None
 
-    browser = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}),
-        urllib.request.HTTPCookieProcessor(_cookie_jar_of(opener)),
-        _KeepRedirects(),
-    )
-
     url, data = authorize_url, None
     trail: list[str] = []
     submitted: list[str] = []
     for _ in range(20):
         trail.append(("POST " if data is not None else "GET ") + url)
-        request = urllib.request.Request(url, data=data, headers={"Accept": "text/html"})
-        try:
-            response = browser.open(request, timeout=10)
-        except urllib.error.HTTPError as err:
-            body = err.read().decode("utf-8", "replace")
-            raise AssertionError(
-                f"HTTP {err.code} from {url}\n--- page ---\n{_page_text(body)}"
-                f"\n--- trail ---\n" + "\n".join(trail)
-            ) from None
-        with response:
-            status = response.status
-            body = response.read().decode("utf-8", "replace")
-            location = response.headers.get("Location")
-
-        if status in (301, 302, 303, 307, 308):
-            if not location:
-                raise AssertionError(f"HTTP {status} without Location from {url}")
-            target = urllib.parse.urljoin(url, location)
-            if target.startswith(redirect_uri):
-                return target
-            url, data = target, None
+        page = browser.request(url, data=data, headers={"Accept": "text/html"})
+        if page.status in (301, 302, 303, 307, 308):
+            if not page.location:
+                raise AssertionError(f"HTTP {page.status} without Location from {url}")
+            if page.location.startswith(redirect_uri):
+                return page.location
+            url, data = page.location, None
             continue
-
-        if status != 200:
+        if page.status != 200:
             raise AssertionError(
-                f"unexpected HTTP {status} from {url}\n--- page ---\n{_page_text(body)}"
+                f"HTTP {page.status} from {url}\n--- page ---\n{_page_text(page.text)}"
+                "\n--- trail ---\n" + "\n".join(trail)
             )
-
-        forms = [f for f in _parse_forms(body) if f["method"] == "post"]
+        forms = [f for f in page.forms() if f["method"] == "post"]
         if not forms:
             raise AssertionError(
                 f"no form on {url} (expected login or consent page)\n--- page ---\n"
-                f"{_page_text(body)}\n--- trail ---\n" + "\n".join(trail)
+                f"{_page_text(page.text)}\n--- trail ---\n" + "\n".join(trail)
             )
-        form = forms[0]
-        fields = []
-        kind = "consent"
-        for field in form["inputs"]:
-            name, value = field["name"], field["value"]
-            if name in ("login", "username", "email") and field["type"] != "hidden":
-                value, kind = login, "login"
-            elif field["type"] == "password":
-                value = value or "interop-password"
-            fields.append((name, value))
+        kind, data = _fill_in(forms[0], login)
         submitted.append(kind)
         if submitted.count(kind) > 3:
             raise AssertionError(
-                f"{kind} form shown again after submitting it; page:\n{_page_text(body)}"
-                f"\n--- trail ---\n" + "\n".join(trail)
+                f"{kind} form shown again after submitting it; page:\n{_page_text(page.text)}"
+                "\n--- trail ---\n" + "\n".join(trail)
             )
-        url = urllib.parse.urljoin(url, form["action"] or url)
-        data = urllib.parse.urlencode(fields).encode("ascii")
+        url = urllib.parse.urljoin(url, forms[0]["action"] or url)
 
     raise AssertionError("too many steps before reaching the redirect_uri:\n" + "\n".join(trail))
 
 
-def _parse_forms(body: str) -> list[dict]:
-    parser = _FormParser()
-    parser.feed(body)
-    parser.close()
-    return parser.forms
+def _fill_in(form: dict, login: str) -> tuple:
+    """("login" or "consent", the form's fields with the login id and a dummy password)."""
+    fields, kind = {}, "consent"
+    for name, value in form["fields"].items():
+        kind_of_input = form["types"][name]
+        if name in ("login", "username", "email") and kind_of_input != "hidden":
+            value, kind = login, "login"
+        elif kind_of_input == "password":
+            value = value or "interop-password"
+        fields[name] = value
+    return kind, fields

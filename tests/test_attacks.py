@@ -67,8 +67,8 @@ class EmbeddedAttackTest(unittest.TestCase):
     def test_attack_stolen_code_wrong_verifier(self):
         result = attacks.attack_stolen_code_wrong_verifier(self.lab, browser="victim")
         self.assert_refused(result, "invalid_grant", 403)
-        log = self.running.auth.pkce_log
-        self.assertTrue(any(not entry["match"] for entry in log.values()))
+        log = self.running.auth.inspect.pkce_records()
+        self.assertTrue(any(not entry.match for entry in log))
 
     def test_attack_code_replay_revokes_the_first_tokens(self):
         result = attacks.attack_code_replay(self.lab, browser="victim")
@@ -123,7 +123,7 @@ class EmbeddedAttackTest(unittest.TestCase):
     def test_attacks_are_narrated_as_the_attacker(self):
         self.lab.run("b", "narration-browser-0123456789")
         text = self.console.getvalue()
-        self.assertIn("Step (b) · Attack:", text)
+        self.assertIn(f"Attack (b) · {attacks.ATTACKS['b'].title}", text)
         self.assertRegex(text, r"attacker │ .*refused: invalid_grant")
 
 
@@ -232,7 +232,7 @@ class InterceptedCodeTest(unittest.TestCase):
         owner = browser_id(browser)
         self.assertEqual(self.lab.codes_waiting(owner), 1)
         auth = self.provider_demo.auth
-        self.assertFalse(any(rec.used for rec in auth.codes.values(auth.now())))
+        self.assertFalse(any(rec.used for rec in auth.inspect.code_records()))
         result = attacks.attack_stolen_code_wrong_verifier(self.lab, browser=owner)
         self.assertEqual((result["error"], result["rejected"]), ("invalid_grant", True))
         self.assertIn("intercepted from your own login", result["tried"])

@@ -7,9 +7,9 @@ import unittest
 import urllib.parse
 
 import pkce
-from oauthdemo.server import authserver
+from oauthdemo.server.authorize import CODE_TTL
 from oauthdemo.core import errors
-from oauthdemo.client.oidc import http_json
+from oauthdemo.client.transport import http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, query_of, start_test_demo
@@ -130,7 +130,7 @@ class TestAuthorizeEndpoint(AuthServerCase):
         attacker = ScriptedBrowser()   # another browser: no as_browser cookie
         resp = attacker.request(self.url("/authorize/login"), data=form["fields"])
         self.assertEqual(resp.status, 403)
-        forged = dict(form["fields"], csrf="forged")
+        forged = dict(form["fields"], form_token="forged")
         self.assertEqual(self.browser.request(self.url("/authorize/login"), data=forged).status, 403)
 
     def test_pages_forbid_framing(self):
@@ -181,7 +181,7 @@ class TestTokenEndpoint(AuthServerCase):
 
     def test_expired_code_refused(self):
         code = self.get_code()
-        self.clock.advance(authserver.CODE_TTL + 1)
+        self.clock.advance(CODE_TTL + 1)
         status, body = self.redeem(code)
         self.assertEqual((status, body["error"]), (403, "invalid_grant"))
 
@@ -244,10 +244,10 @@ class TestBoundsAndRaces(AuthServerCase):
         """A replay can revoke the grant between the code check and the signing; the
         tokens being signed then must not come out alive (RFC 6749 §4.1.2)."""
         _, tokens = self.redeem(self.get_code())
-        grant = self.auth.grants.values(self.auth.now())[-1]
-        self.auth.revoke_grant(grant.grant_id, "test: a replay arrived")
+        grant = self.auth.inspect.grants()[-1]
+        self.auth.revocation.revoke_grant(grant.grant_id, "test: a replay arrived")
         with self.assertRaises(errors.InvalidGrant):
-            self.auth.issue_tokens(grant, include_refresh=False)
+            self.auth.tokens.issue(grant, include_refresh=False)
         self.assertEqual(self.userinfo(tokens["access_token"])[0], 401)
 
     def test_unknown_kid_with_any_characters_is_a_clean_401(self):

@@ -3,7 +3,6 @@ the HS256 session token, rotation, revocation, a restart on the same SQLite file
 concurrency, and every bad input of issue 5 §4 (a JSON error code, and nothing stored)."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import sqlite3
@@ -17,11 +16,13 @@ import urllib.request
 from pathlib import Path
 
 from oauthdemo.backend import service as backend
+from oauthdemo.backend import wiring
+from oauthdemo.backend.store import SessionStore
 from oauthdemo.core.errors import ConfigError
 from oauthdemo.core.jose import b64url_encode, decode_unverified, encode_jwt
-from oauthdemo.teaching.narrator import Narrator
-from oauthdemo.client.oidc import OIDCClient, http_json
-from oauthdemo.settings import Provider
+from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.transport import http_json
+from oauthdemo.settings import Provider, Settings
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, start_test_demo
@@ -56,7 +57,7 @@ class BackendCase(unittest.TestCase):
         self.addCleanup(tmp.cleanup)
         self.db_path = Path(tmp.name) / "state" / "backend.sqlite3"
         self.clock = Clock()
-        self.cfg = demo_settings(values={"BACKEND_DB": str(self.db_path)})
+        self.cfg = demo_settings(backend_db=str(self.db_path))
         self.start()
 
     def start(self):
@@ -69,9 +70,8 @@ class BackendCase(unittest.TestCase):
     def app_client(self) -> OIDCClient:
         status, config = call(self.url + "/auth/config")
         self.assertEqual(status, 200)
-        client = OIDCClient(Provider("oidc", config["issuer"], config["client_id"], None,
-                                     config["audience"]), narrator=Narrator(io.StringIO()))
-        client.discover()
+        client = OIDCClient.discover(Provider("oidc", config["issuer"], config["client_id"], None,
+                                              config["audience"]))   # silent: no events wanted
         self.scope = config["scope"]          # includes offline_access: a refresh token too
         return client
 
@@ -135,8 +135,8 @@ class TestExchange(BackendCase):
         status, me = call(self.url + "/api/me", token=body["session_token"])
         self.assertEqual(status, 200, me)
         self.assertIn("Hello Alice Example", me["message"])
-        self.assertTrue(any(e["verifier"] == fields["code_verifier"] and e["match"]
-                            for e in self.auth.pkce_log.values()))
+        self.assertTrue(any(e.verifier == fields["code_verifier"] and e.match
+                            for e in self.auth.inspect.pkce_records()))
         console = self.console.getvalue()
         self.assertIn("backend", console)
         self.assertNotIn(self.auth.clients["demo-backend"].secret, console)
@@ -307,7 +307,7 @@ class TestRefreshAndRestart(BackendCase):
 
     def test_refresh_renews_provider_tokens_close_to_expiry(self):
         old = self.session()["session_token"]
-        self.running.app.backend.refresh_margin = 2 * 86400    # "close to expiry" = always
+        self.running.app.backend.service().refresh_margin = 2 * 86400    # "close to expiry" = always
         status, body = call(self.url + "/auth/refresh", {}, token=old)
         self.assertEqual(status, 200, body)
         self.assertTrue(body["provider_tokens_refreshed"])
@@ -345,10 +345,10 @@ class TestWiring(unittest.TestCase):
     def test_a_real_provider_needs_the_backend_client_and_secret(self):
         web = Provider("oidc", "https://id.example/", "web-app")
         with self.assertRaises(ConfigError) as caught:
-            backend.backend_provider(web, None, {"BACKEND_CLIENT_ID": "backend"})
+            wiring.backend_provider(web, None, Settings(backend_client_id="backend"))
         self.assertEqual(caught.exception.status_code, 503)
-        made = backend.backend_provider(web, None, {"BACKEND_CLIENT_ID": "backend",
-                                                    "BACKEND_CLIENT_SECRET": "s3cret"})
+        made = wiring.backend_provider(web, None, Settings(backend_client_id="backend",
+                                                           backend_client_secret="s3cret"))
         self.assertEqual((made.issuer, made.client_id, made.client_secret),
                          ("https://id.example/", "backend", "s3cret"))
 
@@ -358,12 +358,12 @@ class TestWiring(unittest.TestCase):
             path.touch()
             os.chmod(path, 0o644)
             with self.assertRaises(ConfigError):
-                backend.SessionStore(path)
+                SessionStore(path)
 
     def test_database_path_setting(self):
-        self.assertEqual(backend.database_path({"BACKEND_DB": "/tmp/x.sqlite3"}),
+        self.assertEqual(wiring.database_path(Settings(backend_db="/tmp/x.sqlite3")),
                          Path("/tmp/x.sqlite3"))
-        self.assertEqual(backend.database_path({}).name, backend.DB_FILE_NAME)
+        self.assertEqual(wiring.database_path(Settings()).name, wiring.DB_FILE_NAME)
 
 
 if __name__ == "__main__":

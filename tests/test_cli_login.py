@@ -23,7 +23,8 @@ import complete_oauth_demo
 from oauthdemo import cli
 from oauthdemo.native import loopback
 from oauthdemo.server.keys import SigningKeyStore
-from oauthdemo.client.oidc import AuthRequest, PendingLogins, http_json
+from oauthdemo.client.pending import AuthRequest, PendingLogins
+from oauthdemo.client.transport import http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import start_test_demo
@@ -158,7 +159,14 @@ class TestCliLogin(LoginCase):
         self.assertIn("ID token       expires", out)
         self.assertIn("nonce matches", out)
         self.assertFalse(self.cache_file.exists())                # no --save, nothing written
-        self.assertTrue(self.auth.pkce_log[params["code_challenge"]]["match"])
+        self.assertTrue(self.auth.inspect.pkce_record(params["code_challenge"]).match)
+
+    def test_quiet_shows_only_the_url_and_the_result(self):
+        run = self.logged_in("--quiet")
+        self.assertIn(run.authorize_url(), run.output)          # an Announced event: always
+        self.assertIn("Logged in as Alice Example", run.output)
+        self.assertNotIn("Step 1 of 10", run.output)
+        self.assertNotIn("CLI │", run.output)
 
     def test_login_starts_its_own_embedded_server_when_none_is_running(self):
         keys = SigningKeyStore(key=shared_rsa_key())

@@ -31,7 +31,7 @@ except ImportError:
 
 import complete_oauth_demo
 from oauthdemo import cli
-from oauthdemo.native import loopback
+from oauthdemo.native import cli_login
 from oauthdemo import settings
 from oauthdemo.core.errors import ConfigError
 from oauthdemo.core.jose import RSAPublicKey, jwks_document
@@ -88,7 +88,7 @@ class TestSanitiser(unittest.TestCase):
 
     def test_finding4_every_narrator_method_sanitises(self):
         calls = {
-            "step": lambda n: n.step(INJECTED, INJECTED, flow=INJECTED),
+            "heading": lambda n: n.heading(INJECTED, INJECTED, flow=INJECTED),
             "say": lambda n: n.say("your app", INJECTED),
             "value": lambda n: n.value("your app", INJECTED, INJECTED, note=INJECTED),
             "ok": lambda n: n.ok("your app", INJECTED),
@@ -294,7 +294,7 @@ class TestCliTrustsOnlyOurServer(IsolatedCommandCase):
         self.addCleanup(impostor.stop)
         cfg = settings.Settings(idp_port=impostor.port)
         with self.assertRaises(ConfigError):
-            loopback.running_embedded(cfg)
+            cli_login.running_embedded(cfg)
 
 
 class TestPinnedKey(unittest.TestCase):
@@ -302,7 +302,7 @@ class TestPinnedKey(unittest.TestCase):
         """After the check, the CLI trusts only the cached key: a server that showed our key
         and then publishes one of its own (check, then use) gains nothing."""
         from oauthdemo.core.errors import UnknownKey
-        from oauthdemo.client.oidc import JWKSCache
+        from oauthdemo.client.jwks import JWKSCache
         ours = shared_rsa_key().public_key
         cache = JWKSCache("http://127.0.0.1:9/never-fetched", pinned=ours)   # port 9: discard
         self.assertEqual(cache.key_for_kid(ours.kid), ours)
@@ -315,7 +315,7 @@ class TestCliWithOurServer(LoginCase):
 
     def test_finding11_our_running_server_is_accepted(self):
         cfg = settings.Settings(idp_port=self.idp_port)
-        self.assertEqual(loopback.running_embedded(cfg), self.auth.issuer)
+        self.assertEqual(cli_login.running_embedded(cfg), self.auth.issuer)
         run = self.logged_in()
         self.assertTrue(run.authorize_url().startswith(self.auth.issuer))
 

@@ -18,7 +18,7 @@ from oauthdemo.server import authserver
 from oauthdemo.web import httpkit
 from oauthdemo import settings
 from oauthdemo.server.keys import SigningKeyStore
-from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL
+from oauthdemo.client.jwks import JWKS_REFETCH_INTERVAL
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, start_test_demo
@@ -132,8 +132,7 @@ class FaultCase(unittest.TestCase):
         cfg = demo_settings(provider=settings.Provider("oidc", self.provider.issuer, CLIENT_ID))
         self.running, self.console = start_test_demo(cfg, clock=self.clock)
         self.addCleanup(self.running.stop)
-        client = self.running.client
-        client.timeout = client.jwks.timeout = CLIENT_TIMEOUT
+        self.running.client.transport.timeout = CLIENT_TIMEOUT   # every call the client makes
 
     def callback_url(self, browser: ScriptedBrowser) -> str:
         start = browser.get(self.running.app_url + "/login")

@@ -95,18 +95,15 @@ class TestOurClientAgainstNodeOidcProvider(unittest.TestCase):
         port = free_port()
         redirect_uri = f"http://localhost:{port}/callback"
         with interop_support.OidcProviderProcess(redirect_uri) as provider:
-            cfg = demo_settings(port=port, provider=settings.Provider(
-                "oidc", provider.issuer, provider.client_id))
-            cfg.scope = "openid profile email"
+            cfg = demo_settings(port=port, scope="openid profile email",
+                                provider=settings.Provider("oidc", provider.issuer,
+                                                           provider.client_id))
             running, console = start_test_demo(cfg)
             try:
                 browser = ScriptedBrowser()
-                start = browser.get(running.app_url + "/login")
-                self.assertTrue(start.location.startswith(provider.issuer))
-                callback = interop_support.drive_login(browser.opener, start.location,
-                                                       login="dora")
-                done = browser.get(callback)
-                self.assertEqual(done.status, 303, done.text[:500])
+                self.assertTrue(browser.get(running.app_url + "/login").location
+                                .startswith(provider.issuer))
+                browser.login(running.app_url, "dora", at_provider=interop_support.drive_login)
                 api = json.loads(browser.get(running.app_url + "/api/protected").text)
                 self.assertEqual(api["user"]["sub"], "dora")
                 self.assertEqual(api["validated_by"], "userinfo")   # opaque access token

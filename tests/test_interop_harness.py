@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 
+from oauthdemo.client.useragent import ScriptedBrowser
 from tests.interop_support import (
     OidcProviderProcess,
     drive_login,
@@ -116,7 +117,7 @@ class InteropHarnessTest(unittest.TestCase):
                 **extra,
             }
         )
-        callback = drive_login(new_opener(), url, login=login)
+        callback = drive_login(ScriptedBrowser(), url, login=login)
         self.assertTrue(callback.startswith(REDIRECT_URI + "?"), callback)
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
         return params, verifier, state, nonce
@@ -232,7 +233,7 @@ class InteropHarnessTest(unittest.TestCase):
                 "state": "s1",
             }
         )
-        callback = drive_login(new_opener(), url)
+        callback = drive_login(ScriptedBrowser(), url)
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
         self.assertEqual(params.get("error"), "invalid_request", params)
         self.assertNotIn("code", params)

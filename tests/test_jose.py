@@ -38,7 +38,7 @@ from oauthdemo.core.jose import (
 from oauthdemo.server import keys as key_store
 from oauthdemo.server.keys import SigningKeyStore
 from oauthdemo.core.claims import check_time
-from tests.support import shared_rsa_key
+from tests.support import A2_JWK, a2_key, shared_rsa_key
 
 # RFC 7515 Appendix A.1: HS256 example (header and payload contain CRLFs, as in the RFC).
 A1_HEADER_B64 = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9"
@@ -50,37 +50,6 @@ A1_SIGNATURE = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 # RFC 7515 Appendix A.2: RS256 example, same payload, header {"alg":"RS256"}.
 A2_HEADER_B64 = "eyJhbGciOiJSUzI1NiJ9"
-A2_JWK = {
-    "kty": "RSA",
-    "n": "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddx"
-         "HmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMs"
-         "D1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSH"
-         "SXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdV"
-         "MTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8"
-         "NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ",
-    "e": "AQAB",
-    "d": "Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97I"
-         "jlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0"
-         "BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn"
-         "439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYT"
-         "CBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLh"
-         "BOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ",
-    "p": "4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdi"
-         "YrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPG"
-         "BY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc",
-    "q": "uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxa"
-         "ewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA"
-         "-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc",
-    "dp": "BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3Q"
-          "CLdhrqE2e9YkxvuxdBfpT_PI7Yz-FOKnu1R6HsJeDCjn12Sk3vmAktV2zb"
-          "34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0",
-    "dq": "h_96-mK1R_7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa"
-          "7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-NKJnwgjMd2w9cjz3_-ky"
-          "NlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU",
-    "qi": "IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2o"
-          "y26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLU"
-          "W0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U",
-}
 A2_SIGNATURE = ("cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7"
                 "AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4"
                 "BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K"
@@ -103,11 +72,6 @@ RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 HS_SECRET = b"0123456789abcdef0123456789abcdef"  # exactly the 32-byte minimum
 NOW = 1_700_000_000
-
-
-def a2_key() -> RSAPrivateKey:
-    """The RFC 7515 A.2 key: a real 2048-bit key, used here as 'the attacker's key'."""
-    return jose.rsa_private_key_from_jwk(A2_JWK)
 
 
 def unsigned_token(header: dict, claims, signature: bytes = b"") -> str:
@@ -485,9 +449,14 @@ class TestSigningKeyStore(unittest.TestCase):
         os.chmod(self.cache_file, mode)
 
     def test_start_generates_and_saves_0600(self):
-        store = SigningKeyStore(cache_dir=self.cache_dir)
-        store.start()
-        key = store.current(timeout=60)
+        # Generation itself is tested on the shared key (TestKeys): a second pure-Python
+        # 2048-bit key here would cost seconds and prove nothing more.
+        with mock.patch.object(key_store, "generate_rsa_key",
+                               return_value=shared_rsa_key()) as generate:
+            store = SigningKeyStore(cache_dir=self.cache_dir)
+            store.start()
+            key = store.current(timeout=60)
+        generate.assert_called_once_with(2048)
         self.assertEqual(key.size_bits, 2048)
         self.assertEqual(stat.S_IMODE(os.stat(self.cache_file).st_mode), 0o600)
         saved = jose.rsa_private_key_from_jwk(json.loads(self.cache_file.read_bytes()))

@@ -17,14 +17,15 @@ import urllib.parse
 from pathlib import Path
 
 import pkce
-from oauthdemo.backend import service as backend
+from oauthdemo.backend.store import SessionStore
 from oauthdemo.core import jose
 from oauthdemo.core import paths
 from oauthdemo.core.errors import ConfigError, MalformedToken, UnknownKey
 from oauthdemo.web.httpkit import Response
 from oauthdemo.core.jose import b64url_decode, b64url_encode
 from oauthdemo.server.keys import SigningKeyStore
-from oauthdemo.client.oidc import JWKS_REFETCH_INTERVAL, JWKSCache, http_json
+from oauthdemo.client.jwks import JWKS_REFETCH_INTERVAL, JWKSCache
+from oauthdemo.client.transport import http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, demo_settings, query_of, start_test_demo
@@ -237,7 +238,7 @@ class TestFinding16CacheDir(PrivateDirCase):
             paths.write_private_file(directory / "signing-key.json", b"{}")
         self.assertIn("another user", str(caught.exception))
         with self.assertRaises(ConfigError):
-            backend.SessionStore(directory / "backend.sqlite3")
+            SessionStore(directory / "backend.sqlite3")
 
     def test_finding16_new_cache_dirs_are_0700_and_checked_at_start(self):
         new = self.root / "a" / "b"
@@ -267,7 +268,7 @@ class TestFinding16DatabaseDir(PrivateDirCase):
             path = self.shared_dir(mode) / "backend.sqlite3"
             with self.subTest(mode=oct(mode)):
                 with self.assertRaises(ConfigError) as caught:
-                    backend.SessionStore(path)
+                    SessionStore(path)
                 self.assertIn("chmod 700", caught.exception.description)
                 self.assertIn("BACKEND_DB", caught.exception.description)
                 self.assertFalse(path.exists())
@@ -280,7 +281,7 @@ class TestFinding16DatabaseDir(PrivateDirCase):
             planted.touch()
             os.chmod(planted, mode)
             with self.subTest(planted=planted.name), self.assertRaises(ConfigError):
-                backend.SessionStore(directory / "backend.sqlite3")
+                SessionStore(directory / "backend.sqlite3")
         if os.getuid() == 0:   # a 0600 journal that someone else owns is refused too
             directory = self.root / "db-owner"
             directory.mkdir(mode=0o700)
@@ -288,18 +289,18 @@ class TestFinding16DatabaseDir(PrivateDirCase):
             planted.touch(mode=0o600)
             os.chown(planted, NOBODY_UID, -1)
             with self.assertRaises(ConfigError):
-                backend.SessionStore(directory / "backend.sqlite3")
+                SessionStore(directory / "backend.sqlite3")
 
     def test_finding16_new_database_dirs_are_0700(self):
         path = self.root / "state" / "deeper" / "backend.sqlite3"
-        backend.SessionStore(path)
+        SessionStore(path)
         for directory in (self.root / "state", path.parent):
             self.assertEqual(stat.S_IMODE(directory.stat().st_mode), 0o700)
         self.assertEqual(stat.S_IMODE(path.stat().st_mode), 0o600)
 
     def test_finding16_backend_refusal_is_a_json_error_and_the_app_keeps_serving(self):
         path = self.shared_dir(0o777) / "backend.sqlite3"
-        running, _ = start_test_demo(demo_settings(values={"BACKEND_DB": str(path)}),
+        running, _ = start_test_demo(demo_settings(backend_db=str(path)),
                                      clock=Clock())
         self.addCleanup(running.stop)
         for _ in range(2):

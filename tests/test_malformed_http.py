@@ -1,20 +1,21 @@
 """Malformed HTTP against both servers (the app and the embedded authorization server).
 
-Every case is sent over a raw socket, because a well-behaved client library cannot even
-produce most of them. Each must get its exact 4xx (RFC 9110 §15.5, RFC 9112 §3 and §6.3,
-RFC 6585 §5), a JSON error on API paths and an escaped page elsewhere, no traceback in
-the body, and the server must answer a normal request right after it.
+Every case is raw bytes, because a well-behaved client library cannot even produce most
+of them. Each must get its exact 4xx (RFC 9110 §15.5, RFC 9112 §3 and §6.3, RFC 6585 §5)
+with its RFC error code: JSON on API paths and an escaped page elsewhere, never a
+traceback. The cases are fed to the real handlers without a socket (``socketless``, as
+CPython's test_httpservers does); over real sockets, the servers must answer a normal
+request right after the worst of them, and cut off a client that drips its request.
 """
 from __future__ import annotations
 
-import json
 import socket
 import unittest
 
 from oauthdemo.web.httpkit import MAX_BODY
 
 from .demo_fixtures import start_test_demo
-from .support import send_raw
+from .support import error_code, send_raw, socketless
 
 RAW_TIMEOUT = 5                 # seconds; a server that never answers fails instead of hanging
 LINE_LIMIT = 65536              # http.server's longest request or header line
@@ -59,24 +60,25 @@ class MalformedCases:
     page_get = b""                 # GET path whose errors are HTML pages
     page_post = b""                # POST path whose errors are HTML pages
 
-    @property
-    def port(self) -> int:
-        return getattr(RUNNING, self.server_attr).server_address[1]
+    def exchange(self, data: bytes) -> tuple:
+        """``data`` through this server's handler and state, without a socket."""
+        server = getattr(RUNNING, self.server_attr)
+        return socketless(server.RequestHandlerClass, data, server.app)
 
-    def refused(self, data: bytes, status: int, as_json: bool) -> bytes:
-        """Assert the answer to ``data``, then that a normal request still works."""
-        got, headers, body = raw_exchange(self.port, data)
+    def refused(self, data: bytes, status: int, as_json: bool,
+                code: str = "invalid_request") -> bytes:
+        """Assert the answer to ``data``: its status, its RFC code, JSON or a page."""
+        got, headers, body = self.exchange(data)
         self.assertEqual(got, status, body[:300])
-        ctype = headers.get("content-type", "")
+        ctype = headers.get("Content-Type", "")
         if as_json:
             self.assertEqual(ctype, "application/json")
-            self.assertIn("error", json.loads(body))
         else:
             self.assertTrue(ctype.startswith("text/html"), ctype)
             self.assertIn(b"<!doctype html>", body.lower())
+        self.assertEqual(error_code(body, ctype), code)
         for marker in TRACEBACK_MARKERS:
             self.assertNotIn(marker, body)
-        self.assertEqual(raw_exchange(self.port, request("GET", self.healthy))[0], 200)
         return body
 
     # -- the request line ------------------------------------------------------------------
@@ -147,8 +149,8 @@ class MalformedCases:
     # -- methods ---------------------------------------------------------------------------
     def test_put_is_405_with_allow(self):
         self.refused(request("PUT", self.api_post), 405, as_json=True)
-        _, headers, _ = raw_exchange(self.port, request("PUT", self.api_post))
-        self.assertIn("POST", headers.get("allow", ""))
+        _, headers, _ = self.exchange(request("PUT", self.api_post))
+        self.assertIn("POST", headers.get("Allow", ""))
 
     def test_unknown_method_is_405(self):
         self.refused(request("BREW", self.page_get), 405, as_json=False)
@@ -164,8 +166,8 @@ class TestMalformedAtTheApp(MalformedCases, unittest.TestCase):
 
     def test_put_is_405_with_allow(self):
         self.refused(request("PUT", self.api_get), 405, as_json=True)
-        _, headers, _ = raw_exchange(self.port, request("PUT", self.api_get))
-        self.assertEqual(headers.get("allow"), "GET, HEAD")
+        _, headers, _ = self.exchange(request("PUT", self.api_get))
+        self.assertEqual(headers.get("Allow"), "GET, HEAD")
 
 
 class TestMalformedAtTheAuthorizationServer(MalformedCases, unittest.TestCase):
@@ -175,6 +177,34 @@ class TestMalformedAtTheAuthorizationServer(MalformedCases, unittest.TestCase):
     api_post = b"/oauth/token"
     page_get = b"/authorize"
     page_post = b"/authorize/login"
+
+
+class TestOverRealSockets(unittest.TestCase):
+    """The worst cases over a real connection: each answered, and the server serves on."""
+
+    WORST = (b"GARBAGE" + SCRIPT + b"\r\n\r\n",
+             request("GET", b"/" + b"a" * LINE_LIMIT),
+             request("GET", b"/", b"X-Huge: " + b"a" * LINE_LIMIT + b"\r\n"),
+             request("POST", b"/", b"Content-Length: %d\r\n" % (MAX_BODY + 1)),
+             request("POST", b"/", b"Content-Length: 3\r\nContent-Length: 30\r\n", b"a=b"))
+
+    def test_every_server_answers_the_worst_cases_and_serves_on(self):
+        for name, healthy in (("app_server", b"/"),
+                              ("auth_server", b"/.well-known/openid-configuration")):
+            port = getattr(RUNNING, name).server_address[1]
+            for data in self.WORST:
+                with self.subTest(server=name, request=data[:40]):
+                    status, _, body = raw_exchange(port, data)
+                    self.assertTrue(400 <= status < 500, status)
+                    self.assertNotIn(b"Traceback", body)
+                    self.assertEqual(raw_exchange(port, request("GET", healthy))[0], 200)
+
+    def test_a_smuggled_second_request_is_never_answered(self):
+        # Conflicting lengths: the bytes after the body must not be read as a request.
+        port = RUNNING.app_server.server_address[1]
+        smuggled = request("POST", b"/logout", b"Content-Length: 3\r\nContent-Length: 30\r\n",
+                           b"a=b" + request("GET", b"/"))
+        self.assertEqual(send_raw(port, smuggled, RAW_TIMEOUT).count(b"HTTP/1."), 1)
 
 
 class TestSlowClients(unittest.TestCase):

@@ -18,7 +18,7 @@ class MobileCase(IsolatedCommandCase):
     def setUp(self):
         super().setUp()
         self.db_path = self.tmp / "backend.sqlite3"
-        cfg = demo_settings(values={"BACKEND_DB": str(self.db_path)})
+        cfg = demo_settings(backend_db=str(self.db_path))
         self.running, self.console = start_test_demo(cfg)
         self.addCleanup(self.running.stop)
         self.auth = self.running.auth

@@ -11,9 +11,11 @@ import urllib.parse
 
 import pkce
 from oauthdemo.core.loopback import is_loopback_callback
+from oauthdemo.core.jose import verify_jws
 from oauthdemo.server import authserver
+from oauthdemo.server.token import ACCESS_TOKEN_TTL, GRANT_TTL
 from oauthdemo.core import errors
-from oauthdemo.client.oidc import basic_authorization, http_json
+from oauthdemo.client.transport import basic_authorization, http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .demo_fixtures import Clock, latest_session, log_in, query_of, start_test_demo
@@ -101,8 +103,8 @@ class TestRefreshReuse(GrantCase):
         tokens = self.tokens()
         for _ in range(20):
             tokens = self.refresh(tokens["refresh_token"])[1]
-        self.assertEqual(len(self.auth.grants), 1)
-        self.assertEqual(len(self.auth.revoked_jtis), 0)
+        self.assertEqual(self.auth.store.sizes()["grants"], 1)
+        self.assertEqual(self.auth.store.sizes()["revoked"], 0)
 
 
 class TestRevocationLasts(GrantCase):
@@ -119,7 +121,7 @@ class TestRevocationLasts(GrantCase):
 
     def test_finding2_full_revocation_table_revokes_the_grant_instead_of_forgetting(self):
         first, second = self.tokens(), self.tokens()
-        self.auth.revoked_jtis.limit = 1
+        self.auth.store.set_limits(revoked=1)
         self.assertEqual(self.revoke(first["access_token"]), 200)
         self.assertEqual(self.revoke(second["access_token"]), 200)    # the table is full now
         self.assertEqual(self.userinfo_status(first["access_token"]), 401)   # not forgotten
@@ -131,18 +133,18 @@ class TestRevocationLasts(GrantCase):
         tokens = self.tokens()
         self.revoke(tokens["access_token"])
         self.auth.prune()
-        self.assertEqual(len(self.auth.revoked_jtis), 1)
-        self.clock.advance(authserver.ACCESS_TOKEN_TTL + 1)   # the token itself has expired
+        self.assertEqual(self.auth.store.sizes()["revoked"], 1)
+        self.clock.advance(ACCESS_TOKEN_TTL + 1)   # the token itself has expired
         self.auth.prune()
-        self.assertEqual(len(self.auth.revoked_jtis), 0)
+        self.assertEqual(self.auth.store.sizes()["revoked"], 0)
 
     def test_finding2_access_tokens_never_outlive_their_grant(self):
         tokens = self.tokens()
-        self.clock.advance(authserver.GRANT_TTL - 60)
+        self.clock.advance(GRANT_TTL - 60)
         tokens = self.refresh(tokens["refresh_token"])[1]
-        _, claims = authserver.verify_jws(tokens["access_token"], algorithms=["RS256"],
-                                          key_for_kid=self.auth.key_for_kid)
-        grant = self.auth.grants.values(self.auth.now())[-1]
+        _, claims = verify_jws(tokens["access_token"], algorithms=["RS256"],
+                               key_for_kid=self.auth.access_tokens.key_for_kid)
+        grant = self.auth.inspect.grants()[-1]
         self.assertEqual(claims["grant_id"], grant.grant_id)
         self.assertLessEqual(claims["exp"], grant.expires)
 
@@ -197,7 +199,7 @@ class TestIntrospection(GrantCase):
         self.assertRegex(page, r'data-check="authorization_server" data-status="failed"')
 
     def test_finding3_not_asked_is_never_shown_as_passed(self):
-        from oauthdemo.client.oidc import check_status
+        from oauthdemo.client.explain import check_status
         self.app.client.metadata.pop("introspection_endpoint")   # as at Auth0
         tokens = self.tokens()
         status, body = self.api({"Authorization": f"Bearer {tokens['access_token']}"})
@@ -267,7 +269,6 @@ class TestFloods(GrantCase):
     """Finding 12: a full table refuses newcomers (503 + Retry-After); it never evicts."""
 
     def test_finding12_login_flood_never_evicts_an_inflight_login(self):
-        self.app.narrator.quiet = True
         self.app.pending.table.limit = 20
         victim = ScriptedBrowser()
         start = victim.get(self.running.app_url + "/login")
@@ -282,8 +283,7 @@ class TestFloods(GrantCase):
         self.assertEqual(ScriptedBrowser().get(self.running.app_url + "/login").status, 302)
 
     def test_finding12_authorize_flood_never_evicts_a_pending_authorization(self):
-        self.auth.narrator.quiet = True
-        self.auth.txns.limit = 10
+        self.auth.store.set_limits(transactions=10)
         victim = ScriptedBrowser()
         page = victim.get(self.authorize_url())
         victim_verifier = self.verifier
@@ -295,7 +295,6 @@ class TestFloods(GrantCase):
         self.assertTrue(victim_verifier)
 
     def test_finding12_session_flood_never_evicts_a_live_session(self):
-        self.app.narrator.quiet = True
         self.app.sessions.limit = 3
         victim = log_in(self.running)
         for _ in range(2):
@@ -316,7 +315,7 @@ class TestFloods(GrantCase):
         self.assertEqual(browser.get(self.running.app_url + "/api/protected").status, 401)
 
     def test_finding12_full_code_table_answers_temporarily_unavailable_on_the_redirect(self):
-        self.auth.codes.limit = 1
+        self.auth.store.set_limits(codes=1)
         self.get_code()
         callback = ScriptedBrowser().login_at_provider(self.authorize_url())
         self.assertEqual(query_of(callback)["error"], "temporarily_unavailable")
@@ -327,8 +326,8 @@ class TestReviewFollowUps(GrantCase):
         code = self.get_code(scope="openid profile")
         self.token(grant_type="authorization_code", client_id="demo-web-app", code=code,
                    redirect_uri=self.redirect_uri, code_verifier=self.verifier)
-        grant = self.auth.grants.values(self.auth.now())[-1]
-        self.assertEqual(grant.expires - int(self.auth.now()), authserver.ACCESS_TOKEN_TTL)
+        grant = self.auth.inspect.grants()[-1]
+        self.assertEqual(grant.expires - int(self.auth.now()), ACCESS_TOKEN_TTL)
 
     def test_duplicate_embedded_client_ids_are_refused(self):
         with self.assertRaises(errors.ConfigError):

@@ -1,6 +1,7 @@
 """Settings (.env, environment, flags), start-up errors, the banner, and the console voice."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import signal
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def args(**kw) -> Namespace:
+    """Flags as the parser leaves them: None when not given."""
     base = dict(env_file=None, host=None, port=None, idp_port=None, show_tokens=None,
-                quiet=None, no_browser=False)
+                quiet=None, open_browser=None)
     base.update(kw)
     return Namespace(**base)
 
@@ -64,7 +66,7 @@ class TestSettings(unittest.TestCase):
 
     def test_environment_overrides_env_file_and_flags_override_both(self):
         cfg = self.build("OIDC_ISSUER=https://a\nOIDC_CLIENT_ID=one\n",
-                         environ={"OIDC_CLIENT_ID": "two"}, port=9000, no_browser=True)
+                         environ={"OIDC_CLIENT_ID": "two"}, port=9000, open_browser=False)
         self.assertEqual(cfg.provider.client_id, "two")
         self.assertEqual(cfg.port, 9000)
         self.assertFalse(cfg.open_browser)
@@ -72,16 +74,14 @@ class TestSettings(unittest.TestCase):
     def test_embedded_client_ids_from_environment_and_flags(self):
         cfg = self.build(environ={"EMBEDDED_CLI_CLIENT_ID": "env-cli",
                                   "EMBEDDED_BACKEND_CLIENT_SECRET": "from-env"},
-                         web_client_id="flag-web")
-        self.assertEqual(cfg.embedded["web_client_id"], "flag-web")
+                         embedded_web_client_id="flag-web")
+        self.assertEqual(cfg.embedded.web_client_id, "flag-web")
         self.assertEqual(cfg.provider.client_id, "flag-web")
-        self.assertEqual(cfg.embedded["native_client_id"], "env-cli")
-        self.assertEqual(cfg.embedded["backend_secret"], "from-env")
+        self.assertEqual(cfg.embedded.native_client_id, "env-cli")
+        self.assertEqual(cfg.embedded.backend_secret, "from-env")
 
     def test_embedded_server_registers_the_configured_web_client(self):
-        running, _ = start_test_demo(demo_settings(
-            embedded={"web_client_id": "my-web", "native_client_id": "demo-cli",
-                      "backend_client_id": "demo-backend", "backend_secret": None}))
+        running, _ = start_test_demo(demo_settings(embedded_web_client_id="my-web"))
         try:
             self.assertEqual(running.client.provider.client_id, "my-web")
             self.assertIn("my-web", running.auth.clients)
@@ -156,8 +156,8 @@ class TestNarrator(unittest.TestCase):
     def test_banner_masks_client_secret(self):
         running, _ = start_test_demo()
         try:
-            running.client.provider.client_secret = "super-secret-value"
-            text = "\n".join(runner.banner(running, None))
+            provider = dataclasses.replace(running.provider, client_secret="super-secret-value")
+            text = "\n".join(runner.banner(dataclasses.replace(running, provider=provider)))
             self.assertNotIn("super-secret-value", text)
             self.assertIn("Alice Example", text)
         finally:

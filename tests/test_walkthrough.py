@@ -13,11 +13,12 @@ import unittest
 
 import pkce
 from oauthdemo.client.useragent import ScriptedBrowser
-from oauthdemo.teaching.walkthrough import STEPS, LatestFlows
+from oauthdemo.core.steps import STEP_COUNT, THE_TEN
+from oauthdemo.teaching.walkthrough import LatestFlows
 
 from .demo_fixtures import Clock, log_in, start_test_demo
 
-CONSOLE_FLOW = re.compile(r"Step 2 · The PKCE secrets ─+ flow (\S+)\n"
+CONSOLE_FLOW = re.compile(r"Step 2 of 10 · The PKCE secrets ─+ flow (\S+)\n"
                           r"(?:.*\n)*?.*code_verifier  = (\S+)"
                           r"(?:.*\n)*?.*code_challenge = (\S+)")
 
@@ -54,7 +55,7 @@ class WalkthroughPageTest(unittest.TestCase):
         page = ScriptedBrowser().get(self.url)
         self.assertEqual(page.status, 200)
         self.assertEqual(reached(page.text), [])
-        self.assertEqual(page.text.count('class="seq-row pending'), len(STEPS))
+        self.assertEqual(page.text.count('class="seq-row pending'), STEP_COUNT)
         self.assertIn("No login yet", page.text)
         self.assertNotIn('id="pkce-challenge"', page.text)
         self.assertIn("not reached yet", page.text)
@@ -78,10 +79,10 @@ class WalkthroughPageTest(unittest.TestCase):
     def test_server_pkce_check_comes_from_the_servers_log(self):
         page = log_in(self.running).get(self.url).text
         challenge = element_text(page, "pkce-challenge")
-        entry = self.running.auth.pkce_log[challenge]
+        entry = self.running.auth.inspect.pkce_record(challenge)
         step8 = page[page.index('id="step-8"'):page.index('id="step-9"')]
-        self.assertIn(entry["recomputed"], step8)
-        self.assertIn(entry["verifier"], step8)
+        self.assertIn(entry.recomputed, step8)
+        self.assertIn(entry.verifier, step8)
         self.assertIn("hmac.compare_digest", step8)
 
     def test_human_times_in_the_id_token_claims(self):
@@ -130,12 +131,14 @@ class WalkthroughPageTest(unittest.TestCase):
     def test_every_step_links_its_rfc_and_matches_a_console_step(self):
         page = log_in(self.running).get(self.url).text
         text = self.console.getvalue()
-        for step in STEPS:
+        for step in THE_TEN:
             section = page[page.index(f'id="step-{step.number}"'):]
             section = section[:section.index("</section>")]
             self.assertRegex(section, r'class="spec" href="https://(www\.rfc-editor\.org|openid\.net)/')
+            heading = f"Step {step.number} of 10 · {step.title}"    # one vocabulary: page and console
+            self.assertIn(html.escape(heading), section)
             if step.number < 10:
-                self.assertIn(f"Step {step.number} · ", text)
+                self.assertIn(heading, text)
 
     def test_page_has_no_inline_script_or_style(self):
         page = log_in(self.running).get(self.url)

@@ -1,10 +1,11 @@
 """A scripted browser: a cookie jar, redirects followed by hand, and HTML forms submitted.
 
-It plays the user against the embedded authorization server. The tests and benchmarks
-use it to run whole logins without a real browser, and the attack lab uses it to obtain
-a fresh authorization code to "steal". It stops at the first redirect to the client's
-redirect_uri and returns that URL unfetched, which is exactly where an attacker who
-intercepts a code would stand.
+It plays the user against the embedded authorization server. ``login`` is the one
+scripted login the tests, the benchmarks and the interop tests share: GET /login, the
+provider's pages, the callback. ``login_at_provider`` is its middle part alone: the attack
+lab uses it to obtain a fresh authorization code to "steal". It stops at the first
+redirect to the client's redirect_uri and returns that URL unfetched, which is exactly
+where an attacker who intercepts a code would stand.
 """
 from __future__ import annotations
 
@@ -18,21 +19,36 @@ MAX_HOPS = 10
 
 
 class FormParser(HTMLParser):
-    """Collects each <form>: its action, method, inputs and submit buttons."""
+    """Collects each <form>: its action, method (lower case), inputs (with their types)
+    and submit buttons."""
 
     def __init__(self):
         super().__init__()
         self.forms = []
+        self._open = False
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get"),
-                               "fields": {}, "buttons": []})
-        elif self.forms and tag == "input" and a.get("name"):
-            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
-        elif self.forms and tag == "button" and a.get("name"):
-            self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
+            self._open = True
+            self.forms.append({"action": a.get("action") or "",
+                               "method": (a.get("method") or "get").lower(),
+                               "fields": {}, "types": {}, "buttons": []})
+        elif not self._open or not a.get("name"):
+            return
+        elif tag == "input":
+            self.forms[-1]["fields"][a["name"]] = a.get("value") or ""
+            self.forms[-1]["types"][a["name"]] = (a.get("type") or "text").lower()
+        elif tag == "button":
+            self.forms[-1]["buttons"].append((a["name"], a.get("value") or ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._open = False
+
+
+class LoginFailed(RuntimeError):
+    """A scripted login met an answer that a user's login would not have met."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -102,6 +118,23 @@ class ScriptedBrowser:
         data.update(extra or {})
         return self.request(urllib.parse.urljoin(page.url, form["action"]), data=data)
 
+    def login(self, app_url: str, user: str = "alice", *, at_provider=None) -> Response:
+        """One whole login through the app at ``app_url``, as a user clicks it: GET /login,
+        the provider's pages, then the callback (the token exchange happens there).
+
+        ``at_provider(browser, authorize_url, user)`` plays the provider's pages and returns
+        the callback URL; the default is the embedded server's (``login_at_provider``).
+        Returns the callback's answer (a 303 to the app's page); raises LoginFailed at the
+        first answer a login would not get."""
+        start = self.get(app_url + "/login")
+        if start.status != 302 or not start.location:
+            raise LoginFailed(f"GET /login answered {start.status}: {start.text[:300]}")
+        play = at_provider or ScriptedBrowser.login_at_provider
+        done = self.get(play(self, start.location, user))
+        if done.status != 303:
+            raise LoginFailed(f"the callback answered {done.status}: {done.text[:300]}")
+        return done
+
     def login_at_provider(self, authorize_url: str, user: str = "alice",
                           allow: bool = True) -> str:
         """Play the user at the embedded server: pick a demo user, then Allow or Deny.
@@ -110,16 +143,16 @@ class ScriptedBrowser:
         if page.status != 200:
             if page.location:
                 return page.location      # an error redirect straight back to the client
-            raise RuntimeError(f"authorize answered {page.status}: {page.text[:300]}")
+            raise LoginFailed(f"authorize answered {page.status}: {page.text[:300]}")
         index = next((i for i, f in enumerate(page.forms()) if f["fields"].get("user") == user),
                      None)
         if index is None:
-            raise RuntimeError(f"no login button for demo user {user!r}")
+            raise LoginFailed(f"no login button for demo user {user!r}")
         consent = self.submit(page, index)
         if consent.status != 200:
-            raise RuntimeError(f"login answered {consent.status}: {consent.text[:300]}")
+            raise LoginFailed(f"login answered {consent.status}: {consent.text[:300]}")
         decision = ("decision", "allow" if allow else "deny")
         done = self.submit(consent, 0 if allow else 1, button=decision)
         if done.status != 303 or not done.location:
-            raise RuntimeError(f"consent answered {done.status}: {done.text[:300]}")
+            raise LoginFailed(f"consent answered {done.status}: {done.text[:300]}")
         return done.location

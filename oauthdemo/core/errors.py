@@ -82,10 +82,16 @@ class OAuth2Error(DemoError):
     def www_authenticate(self) -> str:
         """RFC 6750 §3 / RFC 6749 §5.2: the challenge sent with a 401.
 
-        The description may quote a provider, so it is cut down to printable ASCII
-        without quotes: nothing from outside can break or extend the header."""
-        desc = "".join(c for c in self.description if " " <= c <= "~" and c not in '"\\')
-        return f'{self.challenge_scheme} error="{self.error}", error_description="{desc}"'
+        The code and the description may come from a provider, so both are cut down to
+        printable ASCII without quotes or backslashes: nothing from outside can break or
+        extend the header (add a realm, say)."""
+        return (f'{self.challenge_scheme} error="{_quotable(self.error)}", '
+                f'error_description="{_quotable(self.description)}"')
+
+
+def _quotable(text: str) -> str:
+    """What may stand inside a quoted-string of a header (RFC 9110 §5.6.4), and no more."""
+    return "".join(c for c in str(text) if " " <= c <= "~" and c not in '"\\')
 
 
 # --- RFC 6749 §4.1.2.1 / §5.2 error codes -------------------------------------------

@@ -131,3 +131,26 @@ class Recorder:
 
     def of(self, kind) -> list:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+@dataclass(frozen=True)
+class TokenIssued(Event):
+    """A component issued a token of its own (the mobile backend's session token): a ✔ line
+    ending with the token, abbreviated unless --show-tokens."""
+    what: str
+    token: str
+
+
+@dataclass(frozen=True)
+class CodeIssued(Event):
+    """RFC 6749 §4.1.2: the server issued a one-time code, bound to a PKCE challenge."""
+    code: str
+    challenge: str
+    lifetime: int          # seconds
+
+
+@dataclass(frozen=True)
+class Announced(Event):
+    """Lines the person running a command must see even with --quiet: where to go next
+    (the URL to open in a browser), which authorization server a command uses."""
+    lines: tuple

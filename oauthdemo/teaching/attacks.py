@@ -17,7 +17,9 @@ attacker who intercepts codes stands. Against a real provider the user logs in w
 and then hands the code to the lab unredeemed instead of exchanging it.
 
 Each ``attack_*`` function returns a result dict: ``tried``, ``sent``, ``response``,
-``stopped_by``, ``rule``, ``rejected`` (bool) and ``error`` (the RFC error code).
+``stopped_by``, ``rule``, ``rejected`` (bool) and ``error`` (the RFC error code). The
+lab tells the story as events on the app's bus (``AttackStarted``, then the attacker's
+lines), which the console narrates; the page (``teaching.labpage``) draws the results.
 """
 from __future__ import annotations
 
@@ -32,11 +34,13 @@ import pkce
 
 from oauthdemo.core.errors import (DemoError, InvalidRequest, ProviderBadResponse, ProviderUnreachable,
                                    as_oauth2)
+from oauthdemo.core.events import AttackStarted
 from oauthdemo.core.jose import b64url_encode, decode_unverified
 from oauthdemo.core.text import abbreviate, mask_secret
-from oauthdemo.client.oidc import AuthRequest, http_json
+from oauthdemo.client.pending import AuthRequest
+from oauthdemo.client.transport import http_json
 from oauthdemo.core.tables import BoundedTable
-from oauthdemo.client.useragent import ScriptedBrowser
+from oauthdemo.client.useragent import LoginFailed, ScriptedBrowser
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
 FORM_PURPOSE = "attack-lab"        # what the lab's form tokens are for
@@ -45,6 +49,7 @@ INTERCEPTING_MAX = 500             # logins waiting to have their code intercept
 CODES_PER_BROWSER = 4              # intercepted codes kept per browser
 CODE_TTL = 600                     # RFC 6749 §4.1.2: a code lives 10 minutes at most
 LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
+ACTOR = "attacker"                 # who speaks in the console while the lab runs
 ATTACKER_REDIRECT = "https://attacker.example/callback"
 FORGED_SUB = "auth0|000000000000000000000001"   # "the admin": who the attacker wants to be
 VICTIM_USER, ATTACKER_USER = "alice", "bob"     # demo users at the embedded server
@@ -174,6 +179,8 @@ class StolenCode:
 class AttackLab:
     """The lab's state on the app: intercepted codes and each browser's latest results."""
 
+    cookie_age = LAB_COOKIE_AGE
+
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
@@ -194,8 +201,13 @@ class AttackLab:
     def redirect_uri(self) -> str:
         return self.app.base_url + "/callback"
 
+    @property
+    def events(self):
+        """The app's event bus: the console narrates the lab as the attacker."""
+        return self.app.events
+
     def say(self, text: str):
-        self.app.narrator.say("attacker", text)
+        self.events.say(ACTOR, text)
 
     # -- who may press the buttons --------------------------------------------------------
     def form_token(self, browser: str) -> str:
@@ -209,9 +221,13 @@ class AttackLab:
                                      "/attacks and press the button again.")
 
     # -- "intercept the next login's code" (any provider) -----------------------------------
-    def intercept(self, state: str):
+    def intercept(self, state: str, flag: str) -> bool:
+        """/login?intercept=attack-lab (the lab page's link): keep that login's code here."""
+        if flag != INTERCEPT_FLAG:
+            return False
         with self.lock:
             self.intercepting.put(state, True)
+        return True
 
     def intercepts(self, state: str | None) -> bool:
         with self.lock:
@@ -262,7 +278,7 @@ class AttackLab:
             callback = ScriptedBrowser().login_at_provider(req.url, user=user)
         except OSError as err:      # URLError and timeouts: the server is not answering
             raise ProviderUnreachable(f"The lab could not reach {req.url}: {err}") from err
-        except RuntimeError as err:
+        except LoginFailed as err:
             raise ProviderBadResponse(f"The lab's scripted login failed: {err}") from err
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback).query))
         if not params.get("code"):
@@ -289,7 +305,7 @@ class AttackLab:
         spec = ATTACKS.get(letter)
         if spec is None:
             raise InvalidRequest("Unknown attack: choose one of " + ", ".join(ATTACKS) + ".")
-        self.app.narrator.step(f"({letter})", f"Attack: {spec.title}")
+        self.events.emit(AttackStarted(ACTOR, letter, spec.title))
         try:
             result = RUNNERS[letter](self, browser=browser, tokens=tokens)
         except DemoError as err:   # the provider is down, or a lab login failed
@@ -313,15 +329,16 @@ class AttackLab:
             return dict(self.results.get(browser, {}))
 
     def narrate_result(self, spec: AttackSpec, result: dict):
-        n = self.app.narrator
+        """The attacker's last words: refused (a ✘ for the attacker, a ✔ for the rule)."""
         if not result["ran"]:
-            n.say("attacker", f"not run: {result['stopped_by']}")
+            self.say(f"not run: {result['stopped_by']}")
         elif result["rejected"]:
             how = " redirect back with the error" if result["response"].get("location") else ""
-            n.fail("attacker", f"refused: {result['error']} (HTTP {result['response']['status']}{how})")
-            n.ok("attacker", f"stopped by {spec.stopper}: {spec.rule_label}")
+            self.events.check(ACTOR, f"refused: {result['error']} "
+                                     f"(HTTP {result['response']['status']}{how})", ok=False)
+            self.events.check(ACTOR, f"stopped by {spec.stopper}: {spec.rule_label}")
         else:
-            n.fail("attacker", "NOT refused: this provider let the attack through")
+            self.events.check(ACTOR, "NOT refused: this provider let the attack through", ok=False)
 
 
 # == the attacks =============================================================================

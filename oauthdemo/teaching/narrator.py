@@ -15,8 +15,8 @@ import os
 import sys
 import threading
 
-from oauthdemo.core.events import (SECRET, TOKEN, AttackStarted, Checked, Event, PkceChecked,
-                                   Said, Shown, StepStarted)
+from oauthdemo.core.events import (SECRET, TOKEN, Announced, AttackStarted, Checked, Event,
+                                   PkceChecked, Said, Shown, StepStarted, TokenIssued, CodeIssued)
 from oauthdemo.core.text import abbreviate, mask_secret, printable
 
 # Each actor gets a fixed colour (ANSI SGR) and a fixed-width name, so a learner can
@@ -109,8 +109,20 @@ class Narrator:
             self.fail(e.actor, "they differ: this is not the client that started the login "
                                "→ invalid_grant")
 
+    def _token_issued(self, e: TokenIssued):
+        self.ok(e.actor, f"{e.what}: {self.token(e.token)}")
+
+    def _code_issued(self, e: CodeIssued):
+        self.say(e.actor, f"issued code {self.token(e.code)} bound to challenge "
+                          f"{e.challenge[:10]}…, valid {e.lifetime // 60} min, single use")
+
+    def _announced(self, e: Announced):
+        self.banner(e.lines)   # like the start-up banner: shown even with --quiet
+
     RENDERERS = {StepStarted: _step_started, AttackStarted: _attack_started, Said: _said,
-                 Shown: _shown, Checked: _checked, PkceChecked: _pkce_checked}
+                 Shown: _shown, Checked: _checked, PkceChecked: _pkce_checked,
+                 TokenIssued: _token_issued, CodeIssued: _code_issued,
+                 Announced: _announced}
 
     # -- the story -------------------------------------------------------------------
     def heading(self, label: str, title: str, flow: str = ""):
@@ -121,9 +133,6 @@ class Narrator:
         line = f"── {label} · {title} {rule}{tag}"
         self._write("")
         self._write(self._paint(line, "1"))
-
-    def step(self, number, title: str, flow: str | None = None):   # TRANSITIONAL: until every caller emits StepStarted
-        self.heading(f"Step {number}", title, flow or "")
 
     def say(self, actor: str, text: str):
         self._line(actor, printable(text))

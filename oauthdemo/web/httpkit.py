@@ -4,54 +4,76 @@ The authorization server, the walkthrough app, the backend and the CLI's one-sho
 callback server all stand on ``BaseHandler``. That is where the rules that keep a
 small server alive under hostile input live, once:
 
-* a routes table maps (method, path) to a function returning a ``Response``;
+* a routes table maps (method, path) to a function returning a ``Response``, a record
+  with declared fields (status, body, headers, content type, CSP form-action, static);
 * every error is an ``OAuth2Error`` rendered as JSON (APIs) or an escaped page
-  (browsers), never a traceback;
+  (browsers) whose card carries the RFC code in ``data-error``, never a traceback;
 * bodies are bounded, query strings are parsed strictly (bad percent-encoding,
   invalid UTF-8 and repeated parameters are refused, RFC 6749 §3.1);
-* each connection has a timeout, so idle or slow clients cannot pin threads, and a
-  server holds at most MAX_CONNECTIONS at once (503 beyond, a pause on EMFILE);
+* each connection has a timeout and each request a deadline, so idle or slow clients
+  cannot pin threads (the connection cap and the accept loop are ``web.server``'s);
 * a server answers only to its own names on its own port (``allowed_hosts``: DNS
   rebinding), and Origin is checked against its own origins, never against Host;
 * the Cookie header is bounded and parsed in one linear pass; JSON nested too deep is
   a 400; a header carrying a control character is never written (a 500 instead);
 * every page carries a strict Content-Security-Policy, frame-ancestors 'none',
   Referrer-Policy no-referrer and Cache-Control no-store.
+
+Routes import this one module: the serving side (``DemoHTTPServer``, ``bind``,
+``start_server``, ``server_url``) is re-exported from ``web.server``.
 """
 from __future__ import annotations
 
-import errno
 import json
 import re
 import secrets
 import socket
 import sys
 import threading
-import time
 import traceback
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from oauthdemo.core.loopback import LOOPBACK_HOSTS
+from oauthdemo.core.errors import (DemoError, InvalidRequest, MethodNotAllowed, NotFound,
+                                   OAuth2Error, RequestTooLarge, ServerError, as_oauth2)
 from oauthdemo.web.html import TEMPLATE_DIR, fill
-from oauthdemo.core.errors import (ConfigError, DemoError, as_oauth2, InvalidRequest, MethodNotAllowed, NotFound, OAuth2Error,
-                     RequestTooLarge, ServerError, TemporarilyUnavailable)
+from oauthdemo.web.server import (ACCEPT_BACKOFF, MAX_CONNECTIONS, DemoHTTPServer,
+                                  allowed_hosts, allowed_origins, bind, server_url,
+                                  start_server)
 
+__all__ = [
+    # records and answers
+    "Response", "MethodNotAllowedOn", "json_response", "error_json", "error_page",
+    "error_response", "redirect", "render", "static_file", "security_headers",
+    "origin_of", "new_browser_id",
+    # parsing
+    "Request", "parse_params", "parse_cookies", "header_fields_safe",
+    # the handler
+    "BaseHandler",
+    # serving (web.server)
+    "DemoHTTPServer", "start_server", "bind", "server_url", "allowed_hosts",
+    "allowed_origins", "ACCEPT_BACKOFF", "MAX_CONNECTIONS",
+    # limits
+    "MAX_BODY", "MAX_PARAMS", "CONNECTION_TIMEOUT", "REQUEST_DEADLINE", "COOKIE_MAX",
+]
+
+HTML = "text/html; charset=utf-8"
+JSON = "application/json"
+SELF = "'self'"                        # CSP form-action: our own origin only
 STATIC_FILES = {"/static/app.css": "text/css; charset=utf-8",
                 "/static/app.js": "text/javascript; charset=utf-8"}
+STATIC_HEADERS = [("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")]
 MAX_BODY = 64 * 1024          # bytes; a token request is a few hundred
 MAX_PARAMS = 64               # parameters in one query string or form
 CONNECTION_TIMEOUT = 10       # seconds a client may take to send its request
 REQUEST_DEADLINE = 30         # seconds for a whole request, however slowly it trickles in
-STARTUP_WAIT = 10             # seconds an early request waits for the server's state
 BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # A browser id is ours only if it looks exactly like one we made: a cookie is the client's
 # input, and echoing an arbitrary one back into Set-Cookie would let it inject headers.
 BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{32}")
 COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
-# This machine, by name or address; IPv6 both bare (urlsplit().hostname) and bracketed
-# (a Host header or netloc).
 DECIMAL = re.compile(r"[0-9]{1,12}")   # ASCII only: str.isdigit() also accepts "²", which int() refuses
 TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")   # RFC 9110 §5.6.2: header and cookie names
 # RFC 6265 §4.2: the Cookie header. Bounded before it is parsed (a browser sends at most a
@@ -61,22 +83,29 @@ COOKIE_MAX = 8 * 1024         # bytes, all Cookie headers together
 # whatever follows become headers (or a whole response) of someone else's choosing.
 HEADER_VALUE = re.compile(r"[\x20-\x7e]*")   # visible ASCII and space: no control at all
 JSON_TOO_DEEP = "The JSON body is nested too deeply."
-# Connections: a thread and a file descriptor each, so both are bounded.
-MAX_CONNECTIONS = 256         # per server, open at once; the next one gets a 503 at once
-BUSY_RETRY_AFTER = 1          # seconds, in that 503's Retry-After
-ACCEPT_BACKOFF = 0.1          # seconds the accept loop pauses when descriptors run out
-OUT_OF_DESCRIPTORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+INTERNAL_ERROR = "Internal error; see the server console."
 
 
+# == What a route returns =====================================================================
+
+@dataclass
 class Response:
-    """What a route returns: status, headers, body. The handler does the sending."""
+    """What a route returns: status, headers, body. The handler does the sending.
 
-    def __init__(self, status: int = 200, body: bytes = b"", headers=None,
-                 content_type: str = "text/html; charset=utf-8"):
-        self.status = status
-        self.body = body
-        self.headers = list(headers or [])
-        self.content_type = content_type
+    ``form_action`` is the CSP form-action of a page: where its forms, and the redirects
+    that follow them, may go (our own origin unless a page posts to a client).
+    ``static`` marks one of our own CSS/JS files: cacheable, without the page headers.
+    """
+
+    status: int = 200
+    body: bytes = b""
+    headers: list = field(default_factory=list)
+    content_type: str = HTML
+    form_action: str = SELF
+    static: bool = False
+
+    def __post_init__(self):
+        self.headers = list(self.headers or [])   # a copy: a caller's list is never shared
 
     def add_header(self, name: str, value: str) -> "Response":
         self.headers.append((name, value))
@@ -99,16 +128,44 @@ class Response:
         return self.set_cookie(name, "", max_age=0, path=path)
 
 
+class MethodNotAllowedOn(MethodNotAllowed):
+    """A path we serve, asked with a method it does not take. RFC 9110 §15.5.6: the 405
+    carries an Allow header listing the methods it does take."""
+
+    allow: tuple = ()
+
+    def __init__(self, method: str, path: str, allow: tuple):
+        super().__init__(f"{method} is not allowed on {path}.")
+        self.allow = tuple(allow)
+
+
 def json_response(obj, status: int = 200, headers=None) -> Response:
     body = json.dumps(obj, indent=2).encode("utf-8")
-    return Response(status, body, headers, "application/json")
+    return Response(status, body, headers, JSON)
 
 
 def error_json(err: OAuth2Error) -> Response:
     """RFC 6749 §5.2: {error, error_description}, never cached; 401s carry a challenge."""
-    resp = Response(err.status_code, err.to_json(), content_type="application/json")
+    resp = Response(err.status_code, err.to_json(), content_type=JSON)
     if err.status_code == 401:
         resp.add_header("WWW-Authenticate", err.www_authenticate())
+    return resp
+
+
+def error_page(err: OAuth2Error, hint: str = "") -> Response:
+    """The escaped error page; its card says the RFC code in ``data-error`` for machines."""
+    return render("error.html", title="Something went wrong", status=err.status_code,
+                  error=err.error, description=err.description, hint=hint)
+
+
+def error_response(err: OAuth2Error, *, as_json: bool) -> Response:
+    """Any error as an answer: JSON for APIs, a page for browsers, with the headers its
+    status calls for."""
+    resp = error_json(err) if as_json else error_page(err)
+    if isinstance(err, MethodNotAllowedOn):
+        resp.add_header("Allow", ", ".join(err.allow))   # RFC 9110 §15.5.6
+    if err.retry_after:
+        resp.add_header("Retry-After", str(err.retry_after))   # RFC 9110 §10.2.3, with a 503
     return resp
 
 
@@ -116,27 +173,34 @@ def body_headers(resp: Response) -> list:
     return [("Content-Type", resp.content_type), ("Content-Length", str(len(resp.body)))]
 
 
-def redirect(location: str, status: int = 302) -> Response:
-    return Response(status, b"", [("Location", location)])
+def redirect(location: str, status: int = 302, *, form_action: str = SELF) -> Response:
+    return Response(status, b"", [("Location", location)], form_action=form_action)
 
 
 def new_browser_id() -> str:
     return secrets.token_urlsafe(24)   # 32 characters, 192 bits
 
 
-def render(template: str, /, *, title: str, status: int = 200, **values) -> Response:
+def render(template: str, /, *, title: str, status: int = 200, form_action: str = SELF,
+           **values) -> Response:
     """Fill templates/<template> and wrap it in the one layout. Every value is escaped."""
     page = fill("layout.html", title=title, content=fill(template, **values))
-    return Response(status, page.encode("utf-8"))
+    return Response(status, page.encode("utf-8"), form_action=form_action)
 
 
-def error_page(err: OAuth2Error, hint: str = "") -> Response:
-    resp = render("error.html", title="Something went wrong", status=err.status_code,
-                  error=err.error, description=err.description, hint=hint)
-    return resp
+def static_file(path: str) -> Response:
+    """One of STATIC_FILES (the only paths ever read from disk: no path comes from a URL)."""
+    body = (TEMPLATE_DIR / "static" / Path(path).name).read_bytes()
+    return Response(200, body, content_type=STATIC_FILES[path], static=True)
 
 
-def security_headers(form_action: str = "'self'") -> list:
+def origin_of(url: str) -> str:
+    """scheme://host:port of a URL: what CSP form-action and cookies care about."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def security_headers(form_action: str = SELF) -> list:
     """Headers on every response: what a page may load, and who may frame it.
 
     No inline script or style is allowed at all (our CSS and JS are same-origin
@@ -150,7 +214,8 @@ def security_headers(form_action: str = "'self'") -> list:
             ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
 
 
-def parse_params(text: str) -> dict:
+# == What a request carries ===================================================================
+def parse_params(text: str, refusal: str = "The parameters are not valid UTF-8.") -> dict:
     """Strictly parse a query string or form body into {name: value}.
 
     RFC 6749 §3.1: parameters MUST NOT be included more than once, so a repeated name
@@ -161,9 +226,12 @@ def parse_params(text: str) -> dict:
         return {}
     if BAD_PERCENT.search(text):
         raise InvalidRequest("Malformed percent-encoding in the request.")
-    pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
-                                   encoding="utf-8", errors="strict",
-                                   max_num_fields=MAX_PARAMS)
+    try:
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                                       encoding="utf-8", errors="strict",
+                                       max_num_fields=MAX_PARAMS)
+    except ValueError as err:   # invalid UTF-8 once unquoted, or more than MAX_PARAMS
+        raise InvalidRequest(refusal) from err
     params = {}
     for name, value in pairs:
         if name in params:
@@ -211,7 +279,7 @@ class Request:
         self.path = path
         self.query = query
         self.headers = handler.headers
-        self._body = None
+        self._body: bytes | None = None   # read on first use: most routes take no body
 
     @property
     def cookies(self) -> dict:
@@ -243,12 +311,12 @@ class Request:
         return self._body
 
     def form(self) -> dict:
+        refusal = "The form body is not valid UTF-8 / urlencoded data."
         try:
-            return parse_params(self.body().decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            if isinstance(err, OAuth2Error):
-                raise
-            raise InvalidRequest("The form body is not valid UTF-8 / urlencoded data.") from err
+            text = self.body().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InvalidRequest(refusal) from err
+        return parse_params(text, refusal)
 
     def json(self) -> dict:
         try:
@@ -264,7 +332,7 @@ class Request:
     def form_or_json(self) -> dict:
         """Auth0's token endpoint takes both; so do ours."""
         ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if ctype == "application/json":
+        if ctype == JSON:
             data = self.json()
             try:   # re-encoding a member nested just under the parser's limit can exceed it
                 return {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
@@ -280,6 +348,7 @@ class Request:
         return None
 
 
+# == The handler ==============================================================================
 class BaseHandler(BaseHTTPRequestHandler):
     """A thin handler: parse, look up the route, call it, send what it returns.
 
@@ -292,16 +361,19 @@ class BaseHandler(BaseHTTPRequestHandler):
     default_request_version = "HTTP/1.0"  # no HTTP/0.9: every reply carries a status line
     routes: dict = {}
     json_paths: tuple = ()
-
     request_deadline = REQUEST_DEADLINE
+    # Per request, set by setup() and dispatch(); declared here because http.server may
+    # answer a malformed request before either has run.
+    deadline: threading.Timer | None = None
+    body_read: bool = False
 
     def setup(self):
         super().setup()
         # The socket timeout bounds each read; this bounds the whole request, so a client
         # that sends one byte just inside every timeout (slowloris) still loses its thread.
-        self._deadline = threading.Timer(self.request_deadline, self._drop_slow_client)
-        self._deadline.daemon = True
-        self._deadline.start()
+        self.deadline = threading.Timer(self.request_deadline, self._drop_slow_client)
+        self.deadline.daemon = True
+        self.deadline.start()
 
     def _drop_slow_client(self):
         try:
@@ -309,8 +381,13 @@ class BaseHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def stop_deadline(self):
+        """The whole request is in: slow work from here on is ours, not the client's."""
+        if self.deadline is not None:
+            self.deadline.cancel()
+
     def finish(self):
-        self._deadline.cancel()
+        self.stop_deadline()
         super().finish()
 
     def version_string(self) -> str:
@@ -328,21 +405,24 @@ class BaseHandler(BaseHTTPRequestHandler):
     def dispatch(self):
         method = self.command
         if not self._body_unread():
-            self._deadline.cancel()   # no body to wait for: the request is complete
+            self.stop_deadline()   # no body to wait for: the request is complete
         self.body_read = False
         try:
-            self.check_host()
-            self.check_framing()
-            self.check_cookie_size()
-            path, query = self.split_target()
-            resp = self.route(method, path, query)
+            resp = self.answer(method)
         except DemoError as err:   # the HTTP boundary: a JOSE failure is invalid_token here
             resp = self.render_error(as_oauth2(err), self.path)
         except Exception:  # a bug: say so on the console, never in the response
             traceback.print_exc(file=sys.stderr)
-            resp = self.render_error(ServerError("Internal error; see the server console."),
-                                     self.path)
+            resp = self.render_error(ServerError(INTERNAL_ERROR), self.path)
         self.send(resp, head_only=(method == "HEAD"))
+
+    def answer(self, method: str) -> Response:
+        """The checks every request passes, in order, then its route."""
+        self.check_host()
+        self.check_framing()
+        self.check_cookie_size()
+        path, query = self.split_target()
+        return self.route(method, path, query)
 
     def check_host(self):
         """DNS rebinding: a page on rebind.attacker.example whose name is then made to resolve
@@ -386,7 +466,8 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise RequestTooLarge(f"Bodies are limited to {MAX_BODY} bytes.")
 
-    def split_target(self):
+    def split_target(self) -> tuple:
+        """The request target as (path, query): ASCII, strictly percent-decoded, UTF-8."""
         if not self.path.isascii():
             # RFC 3986 §2.1: other bytes must be percent-encoded; guessing a charset for
             # raw ones would let two parsers read two different values.
@@ -398,33 +479,23 @@ class BaseHandler(BaseHTTPRequestHandler):
             raise InvalidRequest("The path is not valid UTF-8.") from err
         if BAD_PERCENT.search(parts.path):
             raise InvalidRequest("Malformed percent-encoding in the path.")
-        try:
-            query = parse_params(parts.query)
-        except (UnicodeDecodeError, ValueError) as err:
-            if isinstance(err, OAuth2Error):
-                raise
-            raise InvalidRequest("The query string is not valid UTF-8.") from err
-        return path, query
+        return path, parse_params(parts.query, "The query string is not valid UTF-8.")
 
     def route(self, method: str, path: str, query: dict) -> Response:
         if path in STATIC_FILES and method in ("GET", "HEAD"):
-            return self.static(path)
+            return static_file(path)
         lookup = "GET" if method == "HEAD" else method
         name = self.routes.get((lookup, path))
         if name is None:
-            allowed = sorted({m for (m, p) in self.routes if p == path})
-            if allowed:
-                err = MethodNotAllowed(f"{method} is not allowed on {path}.")
-                err.allow = ", ".join(allowed + (["HEAD"] if "GET" in allowed else []))
-                raise err
-            raise NotFound(f"Nothing at {path}.")
+            raise self.no_route(method, path)
         return getattr(self, name)(Request(self, method, path, query))
 
-    def static(self, path: str) -> Response:
-        body = (TEMPLATE_DIR / "static" / Path(path).name).read_bytes()
-        resp = Response(200, body, content_type=STATIC_FILES[path])
-        resp.static = True
-        return resp
+    def no_route(self, method: str, path: str) -> OAuth2Error:
+        """404 for a path we do not serve; 405 (with Allow) for a method it does not take."""
+        allowed = sorted({m for (m, p) in self.routes if p == path})
+        if not allowed:
+            return NotFound(f"Nothing at {path}.")
+        return MethodNotAllowedOn(method, path, allowed + (["HEAD"] if "GET" in allowed else []))
 
     # -- input ------------------------------------------------------------------------
     def read_body(self) -> bytes:
@@ -434,7 +505,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0").strip())  # check_framing vetted it
         self.body_read = True
         data = self.rfile.read(length)
-        self._deadline.cancel()   # the whole request is in: slow work from here is ours
+        self.stop_deadline()
         if len(data) != length:
             raise InvalidRequest("The body ended before Content-Length bytes arrived.")
         return data
@@ -445,16 +516,11 @@ class BaseHandler(BaseHTTPRequestHandler):
         return any(path.startswith(p) for p in self.json_paths)
 
     def render_error(self, err: OAuth2Error, target: str) -> Response:
-        resp = error_json(err) if self.wants_json(target) else error_page(err)
-        if getattr(err, "allow", None):
-            resp.add_header("Allow", err.allow)   # RFC 9110 §15.5.6: a 405 says what is allowed
-        if err.retry_after:
-            resp.add_header("Retry-After", str(err.retry_after))   # RFC 9110 §10.2.3, with a 503
-        return resp
+        return error_response(err, as_json=self.wants_json(target))
 
     def extra_headers(self, resp: Response) -> list:
-        """Subclasses may widen form-action (the authorization server posts to a client)."""
-        return security_headers()
+        """A page's security headers; subclasses may widen form-action for every page."""
+        return security_headers(resp.form_action)
 
     def send(self, resp: Response, head_only: bool = False):
         if self._body_unread():
@@ -470,10 +536,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.wfile.write(resp.body)
 
     def response_headers(self, resp: Response) -> list:
-        if getattr(resp, "static", False):
-            headers = [("Cache-Control", "max-age=300"), ("X-Content-Type-Options", "nosniff")]
-        else:
-            headers = self.extra_headers(resp)
+        headers = STATIC_HEADERS if resp.static else self.extra_headers(resp)
         return headers + resp.headers + body_headers(resp)
 
     def refuse_unsafe_headers(self, headers: list) -> tuple:
@@ -486,12 +549,12 @@ class BaseHandler(BaseHTTPRequestHandler):
               "control characters or non-ASCII in a header (a bug in the route).",
               file=sys.stderr)
         self.close_connection = True
-        resp = self.render_error(ServerError("Internal error; see the server console."), target)
+        resp = self.render_error(ServerError(INTERNAL_ERROR), target)
         return resp, security_headers() + resp.headers + body_headers(resp)
 
     def _body_unread(self) -> bool:
         headers = getattr(self, "headers", None)   # absent when the headers themselves were bad
-        if headers is None or getattr(self, "body_read", False):
+        if headers is None or self.body_read:
             return False
         return bool(headers.get("Transfer-Encoding")
                     or headers.get("Content-Length", "0").strip() not in ("", "0"))
@@ -508,142 +571,3 @@ class BaseHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         """Requests are narrated by the routes; http.server's access log would drown them."""
-
-
-class DemoHTTPServer(ThreadingHTTPServer):
-    """A thread per connection, bounded by the per-connection timeout; 127.0.0.1 by default.
-
-    At most ``max_connections`` connections are open at once (each is a thread and a file
-    descriptor); ``public_host`` is a name it answers to besides its loopback names
-    (``allowed_hosts``); ``sleep`` is how the accept loop pauses (tests record it).
-    """
-
-    daemon_threads = True
-    request_queue_size = 128
-    accept_backoff = ACCEPT_BACKOFF
-
-    def __init__(self, *args, public_host: str = "", max_connections: int = MAX_CONNECTIONS,
-                 sleep=time.sleep, **kwargs):
-        self._app = None
-        self.ready = threading.Event()
-        self.public_host = public_host.lower()
-        self.connection_slots = threading.BoundedSemaphore(max_connections)
-        self.sleep = sleep
-        super().__init__(*args, **kwargs)
-
-    @property
-    def app(self):
-        """The object holding this server's state (the app, the authorization server)."""
-        return self._app
-
-    @app.setter
-    def app(self, value):
-        self._app = value
-        if value is not None:
-            self.ready.set()
-
-    def finish_request(self, request, client_address):
-        # The app's port is bound before its state exists (its URL is part of that state):
-        # a browser that connects in that instant waits for it, not for a 500.
-        if self.ready.wait(STARTUP_WAIT):
-            super().finish_request(request, client_address)
-
-    def get_request(self):
-        try:
-            return super().get_request()
-        except OSError as err:
-            if err.errno in OUT_OF_DESCRIPTORS:
-                # The connection stays queued, so the listening socket stays readable: without
-                # a pause the loop would retry accept() at 100 % CPU until a descriptor frees.
-                self.sleep(self.accept_backoff)
-            raise
-
-    def process_request(self, request, client_address):
-        """A thread for this connection if a slot is free; otherwise a 503 at once, so a
-        flood of idle connections cannot take every thread and file descriptor."""
-        if not self.connection_slots.acquire(blocking=False):
-            self.refuse_busy(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:   # no thread started: nothing else will give the slot back
-            self.connection_slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.connection_slots.release()
-
-    def refuse_busy(self, request):
-        body = TemporarilyUnavailable("Too many connections at once; retry shortly.").to_json()
-        head = (f"HTTP/1.0 503 Service Unavailable\r\nRetry-After: {BUSY_RETRY_AFTER}\r\n"
-                "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-                f"Cache-Control: no-store\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n").encode("ascii")
-        try:
-            request.setblocking(False)   # a client that does not read must not stall accept
-            request.send(head + body)
-        except OSError:
-            pass
-        self.shutdown_request(request)
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, socket.timeout, TimeoutError)):
-            return  # a client went away or was too slow: not our bug, nothing to print
-        super().handle_error(request, client_address)
-
-
-def start_server(handler_cls, host: str, port: int, app, public_host: str = "") -> tuple:
-    """Bind, attach the state object, serve in a daemon thread. Returns (server, thread)."""
-    server = DemoHTTPServer((host, port), handler_cls, public_host=public_host)
-    server.app = app
-    # A short poll interval makes shutdown() return quickly (tests start and stop many servers).
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"{handler_cls.__name__}",
-                              daemon=True)
-    thread.start()
-    return server, thread
-
-
-def bind(handler_cls, host: str, port: int, app, what: str, flag: str, public_host: str = ""):
-    """start_server, with a sentence instead of an OSError: which port, and which flag moves it."""
-    try:
-        return start_server(handler_cls, host, port, app, public_host)[0]
-    except OSError as err:
-        if err.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-            raise ConfigError(f"Port {port} ({what}) is already in use — is another copy of the "
-                              f"demo running? Stop it, or choose another port with "
-                              f"{flag} {port + 10}.") from err
-        raise ConfigError(f"Cannot listen on {host}:{port} ({what}): {err.strerror}.") from err
-
-
-def origin_of(url: str) -> str:
-    """scheme://host:port of a URL: what CSP form-action and cookies care about."""
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def server_url(server, host: str | None = None) -> str:
-    """http://HOST:PORT of a bound server; 'localhost' for the loopback address."""
-    bound_host, port = server.server_address[:2]
-    host = host or ("localhost" if bound_host in ("127.0.0.1", "::1") else bound_host)
-    return f"http://{host}:{port}"
-
-
-def allowed_hosts(server) -> frozenset:
-    """The Host values a server answers to (DNS rebinding): its loopback names, the address
-    it is bound to (server_url may advertise it; an address cannot be rebound) and the
-    configured public host, each with the server's own port; bare only on port 80, the
-    port a Host may leave out (RFC 9110 §7.2)."""
-    bound_host, port = server.server_address[:2]
-    names = {*LOOPBACK_HOSTS, bound_host, server.public_host} - {""}
-    hosts = {f"{name}:{port}" for name in names}
-    return frozenset(hosts | names if port == 80 else hosts)
-
-
-def allowed_origins(server) -> frozenset:
-    """The Origin values of our own pages (RFC 6454 §6.1): http:// and an allowed host."""
-    return frozenset(f"http://{host}" for host in allowed_hosts(server))

@@ -1,0 +1,58 @@
+"""The client's words for a learner: durations, claims, authorization parameters, API checks.
+
+Shared by the console (the client's own events), the walkthrough pages and the protected
+API's answer, so one thing is always said the same way. Nothing here decides anything.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")   # RFC 7519 §4.1, OIDC Core §2: NumericDate
+
+# RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1: what each authorization parameter says.
+PARAM_NOTES = {
+    "response_type": "I want an authorization code",
+    "client_id": "which application is asking",
+    "redirect_uri": "where to send the browser back; must be registered exactly",
+    "scope": "what the app asks to know / do",
+    "code_challenge": "the hash; the verifier stays with the app",
+    "code_challenge_method": "SHA-256 (never 'plain')",
+    "state": "will come back unchanged; proves the callback is ours",
+    "nonce": "will be inside the ID token; proves the token is for this login",
+    "audience": "which API the access token is for (Auth0)",
+}
+
+# The sentences of the protected API's "checks" (Step 10).
+LOCAL_JWT_OK = "valid: RS256 signature (JWKS key), iss, aud, exp, iat"
+CHECK_FAILED = "NOT "       # how a sentence in an API answer's "checks" says that check failed
+CHECK_SKIPPED = "not "      # … and that it was not made at all ("not asked: …")
+
+
+def check_status(said: str) -> str:
+    """One sentence of an API answer's "checks": "failed", "not_checked" or "passed"."""
+    if said.startswith(CHECK_FAILED):
+        return "failed"
+    return "not_checked" if said.startswith(CHECK_SKIPPED) else "passed"
+
+
+def human_duration(seconds: float) -> str:
+    """9 h 59 min, 42 s … for claims a learner reads."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(seconds // 60, 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "",
+             f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0 min"
+
+
+def describe_claim(name: str, value, now: float) -> str:
+    """A claim as a learner reads it: times get a date and "in 9 h 59 min" / "2 min ago"."""
+    if name in TIME_CLAIMS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+        delta = value - now
+        relative = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
+        return f"{value}  ({when}, {relative})"
+    return value if isinstance(value, str) else json.dumps(value)

@@ -1,0 +1,181 @@
+"""The embedded server's HTTP face: routes, pages and JSON, and nothing that decides.
+
+Auth0's paths (RFC 6749 §3.1 /authorize, §3.2 /oauth/token; OpenID Connect Core §5.3
+/userinfo; RFC 7517 /.well-known/jwks.json; RFC 8414 / OIDC Discovery §4 the metadata;
+RFC 7009 /oauth/revoke; RFC 7662 /oauth/introspect; Auth0's /v2/logout and OIDC
+RP-Initiated Logout 1.0 §2–3 /oidc/logout). Each route parses, calls the server's part
+for that step, and renders; every value on a page goes through a template, escaped.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+from oauthdemo.core.errors import InvalidRequest, OAuth2Error
+from oauthdemo.core.jose import jwks_document
+from oauthdemo.server.authorize import TXN_TTL, Transaction, add_query
+from oauthdemo.server.users import DEMO_USERS
+from oauthdemo.web import httpkit
+from oauthdemo.web.html import Markup, partial
+from oauthdemo.web.httpkit import Response, json_response, origin_of, render
+
+BROWSER_COOKIE = "as_browser"  # distinct from the app's cookies: cookies ignore the port
+SCOPE_TEXT = {
+    "openid": "prove who you are to the app (an ID token)",
+    "profile": "your name",
+    "email": "your email address and whether it is verified",
+    "offline_access": "stay signed in (a refresh token)",
+}
+
+
+def user_buttons(txn: Transaction, form_token: str) -> Markup:
+    """One POST form per demo user: a click stands for a whole upstream login."""
+    return Markup("").join(
+        partial("as_user_button.html", txn=txn.txn_id, form_token=form_token, user=name,
+                connection_class=user["connection"].lower(), button=user["button"],
+                name=user["name"], email=user["email"])
+        for name, user in DEMO_USERS.items())
+
+
+def scope_items(scope: str) -> Markup:
+    return Markup("").join(partial("as_scope.html", scope=s, text=SCOPE_TEXT.get(s, ""))
+                           for s in scope.split())
+
+
+def on_to_the_client(redirect_uri: str) -> str:
+    """CSP form-action of the consent page and its redirect: our own origin, then the
+    client's, where the browser goes with the code."""
+    return f"'self' {origin_of(redirect_uri)}"
+
+
+class AuthServerHandler(httpkit.BaseHandler):
+    """HTTP face of ``AuthorizationServer``: parses, calls, renders. No decisions here."""
+
+    routes = {
+        ("GET", "/"): "home",
+        ("GET", "/.well-known/openid-configuration"): "discovery",
+        ("GET", "/.well-known/jwks.json"): "jwks",
+        ("GET", "/authorize"): "authorize",
+        ("POST", "/authorize/login"): "login",
+        ("POST", "/authorize/consent"): "consent",
+        ("POST", "/oauth/token"): "token",
+        ("GET", "/userinfo"): "userinfo",
+        ("POST", "/userinfo"): "userinfo",
+        ("POST", "/oauth/revoke"): "revoke",
+        ("POST", "/oauth/introspect"): "introspect",
+        ("GET", "/v2/logout"): "logout_auth0",
+        ("GET", "/oidc/logout"): "logout_oidc",
+    }
+    json_paths = ("/.well-known/", "/oauth/", "/userinfo")
+
+    @property
+    def auth(self):
+        return self.server.app
+
+    # -- pages ---------------------------------------------------------------------------
+    def home(self, req):
+        urls = [u for u in self.auth.metadata().values() if str(u).startswith("http")]
+        rows = Markup("").join(partial("as_endpoint.html", url=u) for u in urls)
+        return render("as_home.html", title="Embedded authorization server",
+                      issuer=self.auth.issuer, endpoints=rows)
+
+    def discovery(self, req):
+        return json_response(self.auth.metadata())
+
+    def jwks(self, req):
+        return json_response(jwks_document(self.auth.keys.public_keys()))
+
+    def authorize(self, req):
+        """Steps 4 and 5 begin: check the request, store the challenge, show the login."""
+        endpoint = self.auth.authorization
+        self.auth.prune()
+        client, redirect_uri = endpoint.check_client_and_redirect(req.query)
+        try:
+            checked = endpoint.check_request(req.query)
+        except OAuth2Error as err:
+            location = endpoint.error_location(redirect_uri, err, req.query.get("state"))
+            return httpkit.redirect(location, 303)
+        # The request is bound to this browser: only it can answer the login form.
+        browser = req.browser_id(BROWSER_COOKIE)
+        known = bool(browser)
+        browser = browser or httpkit.new_browser_id()
+        txn = endpoint.store_request(client, redirect_uri, req.query, checked, browser)
+        page = self.login_page(txn)
+        return page if known else page.set_cookie(BROWSER_COOKIE, browser, max_age=TXN_TTL)
+
+    def login_page(self, txn: Transaction) -> Response:
+        buttons = user_buttons(txn, self.auth.authorization.form_token(txn))
+        return render("as_login.html", title="Log in · embedded authorization server",
+                      client_name=txn.client.name, client_id=txn.client.client_id,
+                      buttons=buttons, challenge=txn.challenge, issuer=self.auth.issuer)
+
+    def login(self, req):
+        """Step 5: the user chose an account; now ask for consent."""
+        endpoint, form = self.auth.authorization, req.form()
+        txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
+        txn = endpoint.log_in(txn, form.get("user", ""))
+        user = DEMO_USERS[txn.user]
+        return render("as_consent.html", title="Authorize · embedded authorization server",
+                      form_action=on_to_the_client(txn.redirect_uri),
+                      client_name=txn.client.name, user_name=user["name"],
+                      user_email=user["email"], scopes=scope_items(txn.scope), txn=txn.txn_id,
+                      form_token=endpoint.form_token(txn), redirect_uri=txn.redirect_uri)
+
+    def consent(self, req):
+        """Step 5 ends: back to the client with a code (or access_denied)."""
+        endpoint, form = self.auth.authorization, req.form()
+        txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
+        location = endpoint.finish(txn, form.get("decision") == "allow")
+        return httpkit.redirect(location, 303, form_action=on_to_the_client(txn.redirect_uri))
+
+    # -- APIs ------------------------------------------------------------------------------
+    def token(self, req):
+        return json_response(self.auth.token_endpoint.answer(
+            req.form_or_json(), req.headers.get("Authorization")))
+
+    def userinfo(self, req):
+        return json_response(self.auth.userinfo.claims(req.bearer_token()))
+
+    def authenticated_token_request(self, req) -> tuple:
+        """RFC 7009 §2.1 / RFC 7662 §2.1: an authenticated client, and the token it asks about."""
+        params = req.form_or_json()
+        client = self.auth.clients.authenticate(params, req.headers.get("Authorization"))
+        if not params.get("token"):
+            raise InvalidRequest("token is required.")
+        return client, params["token"]
+
+    def revoke(self, req):
+        self.auth.revocation.revoke(*self.authenticated_token_request(req))
+        return json_response({})
+
+    def introspect(self, req):
+        return json_response(self.auth.introspection.introspect(
+            *self.authenticated_token_request(req)))
+
+    # -- logout ----------------------------------------------------------------------------
+    def allowed_logout_target(self, req, name: str, refusal: str) -> str | None:
+        """``name`` from the query, if present; it must be one of the client's logout URLs
+        (an open redirect otherwise)."""
+        target = req.query.get(name)
+        client = self.auth.clients.get(req.query.get("client_id", ""))
+        if target and (client is None or target not in client.logout_urls):
+            raise InvalidRequest(refusal)
+        return target
+
+    def logout_auth0(self, req):
+        """Auth0's /v2/logout: returnTo must be one of the client's allowed logout URLs."""
+        return_to = self.allowed_logout_target(
+            req, "returnTo", "returnTo is not an allowed logout URL for this client.")
+        resp = httpkit.redirect(return_to, 302) if return_to else render(
+            "as_logged_out.html", title="Logged out")
+        return resp.delete_cookie(BROWSER_COOKIE)
+
+    def logout_oidc(self, req):
+        """OpenID Connect RP-Initiated Logout 1.0 §2–3, with the client's state echoed."""
+        target = self.allowed_logout_target(req, "post_logout_redirect_uri",
+                                            "post_logout_redirect_uri is not registered.")
+        if not target:
+            return render("as_logged_out.html", title="Logged out").delete_cookie(BROWSER_COOKIE)
+        state = req.query.get("state")
+        if state:
+            target = add_query(target, urllib.parse.urlencode({"state": state}))
+        return httpkit.redirect(target, 302).delete_cookie(BROWSER_COOKIE)

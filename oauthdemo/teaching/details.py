@@ -1,0 +1,255 @@
+"""The walkthrough's ten step panels, filled with one login's real values.
+
+Each ``detail_*`` function shows what one step (``core.steps.Step``) did in this browser's
+latest login: the values from the login's trace and, with the embedded server, that
+server's own records (read-only, through the ``FlowView``). Nothing here checks anything;
+it shows what the checks did. Every value is escaped (``web.html.Markup``).
+"""
+from __future__ import annotations
+
+from oauthdemo.client.explain import PARAM_NOTES, check_status, describe_claim, human_duration
+from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS
+from oauthdemo.core.steps import Step
+from oauthdemo.core.text import abbreviate
+from oauthdemo.server.users import DEMO_USERS
+from oauthdemo.teaching.fragments import (NOTHING, check_list, code, note, pre_lines, rows_table,
+                                          section, utc, when)
+from oauthdemo.web.html import Markup, partial
+
+CLAIM_TIMES = {"exp": ("expires in {}", "expired {} ago"), "iat": ("issued in {}", "issued {} ago"),
+               "auth_time": ("in {}", "you authenticated {} ago"),
+               "nbf": ("valid from {} from now", "valid since {} ago")}
+# The refresh token is the long-lived credential: it never goes to the browser, not even
+# behind a reveal widget on a teaching page (anything in the HTML is in the browser).
+NEVER_REVEALED = {"refresh_token": "kept on the server only: it never goes to the browser"}
+API_CHECK_NAMES = (("local_jwt", "Checked locally (signature, iss, aud, exp)"),
+                   ("authorization_server", "Asked the authorization server (RFC 7662)"))
+
+
+def token_reveal(token: str | None, held: bool) -> Markup:
+    """A token abbreviated, with the whole of it behind a native disclosure widget."""
+    if not token:
+        return code("(none)", "")
+    short = code(abbreviate(token), "")
+    if not held:
+        return short + Markup('<span class="note">no longer held: the session has ended</span>')
+    return short + partial("walk_reveal.html", token=code(token))
+
+
+def claim_value(name: str, value, now: float) -> Markup:
+    """Times get words: 'expires in 9 h 59 min'."""
+    if name in CLAIM_TIMES and isinstance(value, (int, float)) and not isinstance(value, bool):
+        future, past = CLAIM_TIMES[name]
+        words = (future if value > now else past).format(human_duration(value - now))
+        return partial("walk_time_claim.html", value=code(value, ""), words=words, date=utc(value))
+    return code(describe_claim(name, value, now))
+
+
+def url_lines(method: str, endpoint: str, pairs) -> Markup:
+    """A URL one parameter a line, as a learner reads it."""
+    lines = [f"{method} {endpoint}"] + [("  ?" if i == 0 else "  &") + pair
+                                         for i, pair in enumerate(p for p in pairs if p)]
+    return pre_lines(lines, "url")
+
+
+# == Steps 1–3: your app starts the login ======================================================
+
+def detail_login(view) -> Markup:
+    p = view.params
+    return rows_table([
+        ("request", code("GET /login"), "a plain link: nothing secret has happened yet"),
+        ("started", when(view.trace.get("started"), view.now), ""),
+        ("state", code(p.get("state")), "anti-CSRF: single use, 10 minutes, bound to this "
+                                        "browser by the HttpOnly demo_browser cookie"),
+        ("nonce", code(p.get("nonce")), "must come back inside the ID token (Step 9)"),
+        ("flow tag", code(view.state[:6], "", "flow-tag"), "the console tags this login's "
+                                                         "lines with it"),
+    ])
+
+
+def detail_pkce(view) -> Markup:
+    t = view.trace
+    digest = t.get("digest_hex", "")
+    return partial("walk_pkce.html", verifier_length=len(t["verifier"]),
+                   verifier=code(t["verifier"], "wrap secret", "pkce-verifier"),
+                   digest=code(" ".join(digest[i:i + 2] for i in range(0, len(digest), 2)),
+                               "wrap hex", "pkce-digest"),
+                   challenge_length=len(t["challenge"]),
+                   challenge=code(t["challenge"], "wrap public", "pkce-challenge"))
+
+
+def detail_redirect(view) -> Markup:
+    endpoint, _, query = view.trace.get("authorize_url", "").partition("?")
+    rows = [(name, code(value), PARAM_NOTES.get(name, ""))
+            for name, value in view.params.items()]
+    return (url_lines("GET", endpoint, query.split("&"))
+            + rows_table(rows, "Each parameter, and why it is there"))
+
+
+# == Steps 4–6: at the authorization server, and back ===========================================
+
+def detail_store(view) -> Markup:
+    sent = view.trace["challenge"]
+    txn, record = view.transaction, view.code_record
+    stored = (txn.challenge if txn else record.challenge if record else None)
+    if stored is None:
+        return rows_table([
+            ("code_challenge", code(sent, "wrap public"), "as sent in Step 3; the provider "
+                                                          "keeps it with the request (its "
+                                                          "storage is not visible from here)"),
+            ("method", code("S256", ""), "")])
+    where = "this login's pending request" if txn else "the code it issued"
+    return rows_table([
+        ("stored challenge", code(stored, "wrap public"),
+         f"read from the embedded server's record of {where}"),
+        ("method", code("S256", ""), "'plain' is refused: it would be the verifier itself"),
+        ("client_id", code(view.params.get("client_id")), "registered"),
+        ("redirect_uri", code(view.params.get("redirect_uri")), "matches a registered URI "
+                                                                 "exactly"),
+    ]) + check_list([(stored == sent, "the stored challenge is the one your app sent")])
+
+
+def detail_authenticate(view) -> Markup:
+    claims = view.trace.get("id_claims") or {}
+    txn = view.transaction
+    user = DEMO_USERS.get(txn.user) if txn is not None and txn.user else None
+    user = user or next((u for u in DEMO_USERS.values() if u["sub"] == claims.get("sub")), None)
+    rows = []
+    if user or claims:
+        who = user or claims
+        rows.append(("who", f"{who.get('name') or who.get('sub')} <{who.get('email', '')}>", ""))
+        rows.append(("sub", code(who.get("sub")), "the stable user id"))
+    if user:
+        rows.append(("connection", user["connection"], "one click in this demo"))
+    rows.append(("scope asked for", code(view.params.get("scope")), "shown on the consent page"))
+    return rows_table(rows) + note("Your password, or your Google session, is seen only by the "
+                                   "authorization server and the identity provider. The app "
+                                   "will receive a one-time code.")
+
+
+def detail_callback(view) -> Markup:
+    cb = view.trace["callback"]
+    notes = {"state": "one this app issued to this browser; now used up",
+             "iss": "the issuer the app sent you to (RFC 9207 mix-up defence)",
+             "code": "one use, minutes to live, bound to the challenge"}
+    rows = [(k, token_reveal(v, True) if k == "code" else code(v), notes.get(k, ""))
+            for k, v in cb.items()]
+    checks = [(True, "state: issued by this app, to this browser, unused, under 10 minutes")]
+    if "iss" in cb:
+        checks.append((True, f"iss = {cb['iss']}"))
+    pairs = [f"{k}={abbreviate(v).split(' (')[0] if k == 'code' else v}" for k, v in cb.items()]
+    return (url_lines("GET", view.params.get("redirect_uri", "/callback"), pairs)
+            + rows_table(rows) + check_list(checks))
+
+
+# == Steps 7–9: the token exchange ================================================================
+
+def detail_token_request(view) -> Markup:
+    req = view.trace["token_request"]
+    notes = {"code_verifier": "THE SECRET, revealed only now, only to the server",
+             "client_secret": "never printed, never shown", "code": "from Step 6"}
+    rows = [(k, token_reveal(v, True) if k == "code" else
+             code(v, "wrap secret" if k == "code_verifier" else "wrap"), notes.get(k, ""))
+            for k, v in req.items()]
+    endpoint = view.metadata.get("token_endpoint", "/oauth/token")
+    return (pre_lines([f"POST {endpoint}", "Content-Type: application/x-www-form-urlencoded"],
+                      "url") + rows_table(rows)
+            + note("Server to server: this request never passes through your browser, so "
+                   "nothing in it can leak from there."))
+
+
+def detail_pkce_check(view) -> Markup:
+    entry = view.pkce
+    if entry is None:
+        return rows_table([
+            ("code_verifier", code(view.trace["verifier"], "wrap secret"), "sent in Step 7"),
+            ("code_challenge", code(view.trace["challenge"], "wrap public"), "sent in Step 3"),
+        ]) + note("The provider runs this check on its side and does not show it. Its answer "
+                  "in Step 9, tokens instead of invalid_grant, says it passed.")
+    return rows_table([
+        ("received code_verifier", code(entry.verifier, "wrap secret"), ""),
+        ("SHA-256 → base64url", code(entry.recomputed, "wrap public"), "recomputed by the "
+                                                                          "server"),
+        ("stored code_challenge", code(entry.stored_challenge, "wrap public"), "from Step 4"),
+    ], "The embedded server's own record of the check") + check_list([
+        (entry.match, "equal, compared with hmac.compare_digest (constant time)" if
+         entry.match else "different: the server answered invalid_grant")])
+
+
+def detail_tokens(view) -> Markup:
+    return (section("Token response", token_response_table(view))
+            + section("ID token header", header_table(view))
+            + section("ID token claims (verified)", claims_table(view))
+            + section("Signature and checks", signature_checks(view)))
+
+
+def token_response_table(view) -> Markup:
+    resp, held = view.trace.get("token_response", {}), view.tokens is not None
+    rows = []
+    for name, value in resp.items():
+        if name in NEVER_REVEALED:
+            rows.append((name, code(abbreviate(value), ""), NEVER_REVEALED[name]))
+        elif name.endswith("_token"):
+            rows.append((name, token_reveal(value, held), ""))
+        elif name == "expires_in" and isinstance(value, int):
+            rows.append((name, code(value, ""), f"seconds: {human_duration(value)}"))
+        else:
+            rows.append((name, code(value), ""))
+    return rows_table(rows)
+
+
+def header_table(view) -> Markup:
+    notes = {"alg": "checked against the app's allowlist, not trusted",
+             "kid": "which of the provider's keys signed it"}
+    return rows_table([(k, code(v), notes.get(k, ""))
+                       for k, v in (view.trace.get("id_header") or {}).items()])
+
+
+def claims_table(view) -> Markup:
+    return rows_table([(k, claim_value(k, v, view.now), "")
+                       for k, v in (view.trace.get("id_claims") or {}).items()])
+
+
+def signature_checks(view) -> Markup:
+    kid, jwks = view.trace.get("kid"), view.trace.get("jwks_uri")
+    alg = (view.trace.get("id_header") or {}).get("alg")
+    items = [(True, f"signature verified ({alg}) with the JWKS key kid={kid}")]
+    items += [(True, f"{name}: {detail}") for name, detail in view.trace.get("checks", [])]
+    return partial("walk_signature.html", jwks_uri=jwks, kid=kid,
+                   algorithms=code(", ".join(ID_TOKEN_ALGORITHMS), ""), checks=check_list(items))
+
+
+# == Step 10: the session and the protected API ======================================================
+
+def detail_session(view) -> Markup:
+    expires = (view.tokens or {}).get("expires_in")
+    return rows_table([
+        ("browser holds", code("demo_session", ""), "a random id: HttpOnly, SameSite=Lax"),
+        ("server holds", "access, ID and refresh tokens", "never in a URL or in page script"),
+        ("access token", f"good for {human_duration(expires)}" if expires else "—", ""),
+    ]) + api_checks(view) + partial("walk_session_api.html")
+
+
+def api_checks(view) -> Markup:
+    """The last API call of this session, both checks side by side: a signature and an exp
+    can be fine while the issuer has revoked the token, and only the issuer knows that."""
+    checks = view.trace.get("api_checks")
+    if not checks:
+        return NOTHING
+    rows = NOTHING.join(api_check_row(key, label, checks.get(key, "—"))
+                        for key, label in API_CHECK_NAMES)
+    return section("The last call to /api/protected", partial("walk_api_checks.html", rows=rows))
+
+
+def api_check_row(key: str, label: str, said: str) -> Markup:
+    """A passed or failed check gets its mark; one that was not made gets none (no ✔)."""
+    status = check_status(said)
+    cell = said if status == "not_checked" else check_list([(status == "passed", said)])
+    return partial("walk_api_check.html", key=key, status=status, label=label, cell=cell)
+
+
+DETAILS = {Step.LOGIN: detail_login, Step.PKCE_SECRETS: detail_pkce,
+           Step.REDIRECT: detail_redirect, Step.CHALLENGE_STORED: detail_store,
+           Step.AUTHENTICATION: detail_authenticate, Step.CALLBACK: detail_callback,
+           Step.TOKEN_REQUEST: detail_token_request, Step.PKCE_CHECK: detail_pkce_check,
+           Step.ID_TOKEN: detail_tokens, Step.PROTECTED_API: detail_session}
