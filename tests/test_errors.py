@@ -111,6 +111,13 @@ class TestRendering(unittest.TestCase):
         self.assertEqual(err.www_authenticate(),
                          'Bearer error="invalid_token", error_description="abcX-Evil: 1"')
 
+    def test_review_finding_provider_error_code_cannot_add_a_challenge_parameter(self):
+        """A provider's error code is quoted as safely as its description: no realm of its own."""
+        err = OAuth2Error.from_response({"error": 'x", realm="evil'}, 401)
+        header = err.www_authenticate()
+        self.assertEqual(header.count('"'), 4)   # error="…" and error_description="…", nothing more
+        self.assertNotIn('realm="evil"', header)
+
 
 if __name__ == "__main__":
     unittest.main()

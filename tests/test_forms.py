@@ -34,6 +34,11 @@ class TestFormTokens(unittest.TestCase):
         self.tokens.check(self.form_for("logout", BROWSER, "sid"), "logout", BROWSER, "sid",
                           refusal=REFUSAL)
 
+    def test_review_finding_binding_parts_cannot_be_regrouped(self):
+        """Parts are length-prefixed: ("a\0b", "c") and ("a", "b\0c") sign differently."""
+        self.assertNotEqual(self.tokens.issue("p", "a\0b", "c"), self.tokens.issue("p", "a", "b\0c"))
+        self.assertNotEqual(self.tokens.issue("p", "ab", "c"), self.tokens.issue("p", "a", "bc"))
+
     def test_a_token_for_another_purpose_is_refused(self):
         self.assert_refused(self.form_for("consent", BROWSER), "logout", BROWSER)
 
