@@ -196,7 +196,7 @@ class TestEvents(BackendCase):
             self.backend.exchange({})
         steps = [(e.step, e.context) for e in self.recorder.of(StepStarted)]
         self.assertEqual(steps, [(Step.PROTECTED_API, "the backend's session token"),
-                                 (Step.TOKEN_REQUEST, "the mobile app's hand-off")])
+                                 (Step.TOKEN_REQUEST, "the backend redeems the mobile app's code")])
         [issued] = self.recorder.of(TokenIssued)
         self.assertEqual((issued.actor, issued.token), ("backend", token))
 

@@ -112,10 +112,10 @@ class TestNarratorRendering(unittest.TestCase):
         self.assertTrue(lines[1].startswith("── Step 2 of 10 · The PKCE secrets ──"), lines[1])
         self.assertTrue(lines[1].endswith("─ flow 9c1e"), lines[1])
 
-    def test_step_context_is_shown_in_brackets(self):
+    def test_step_context_follows_the_title(self):
         lines = narrated(StepStarted("CLI", Step.TOKEN_REQUEST, context="the CLI"))
         self.assertIn("── Step 7 of 10 · The token exchange (server to server, no browser) "
-                      "(the CLI) ─", lines[1])
+                      "— the CLI ─", lines[1])
         self.assertNotIn("flow", lines[1])
 
     def test_steps_after_the_ten_are_after_the_login(self):

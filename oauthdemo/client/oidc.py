@@ -208,17 +208,20 @@ class OIDCClient:
                 headers["Authorization"] = basic_authorization(self.provider.client_id, secret)
         return data, headers
 
-    def exchange_code(self, code: str, req: AuthRequest) -> dict:
+    def exchange_code(self, code: str, req: AuthRequest, *, step_started: bool = False) -> dict:
+        """Step 7. ``step_started``: the caller already opened Step 7 (the mobile backend,
+        which first checks what the app handed it), so the console shows one heading."""
         data, headers = self.token_request_body(code, req.redirect_uri, req.verifier)
-        self.show_token_request(req, data, headers)
+        if not step_started:
+            self.events.step(self.actor, Step.TOKEN_REQUEST, flow=req.flow)
+        self.show_token_request(data, headers)
         req.trace["token_request"] = token_request_for_trace(data, headers)
         tokens = self.post_token(data, headers)
         req.trace["token_response"] = tokens
         return tokens
 
-    def show_token_request(self, req: AuthRequest, data: dict, headers: dict):
+    def show_token_request(self, data: dict, headers: dict):
         e, a = self.events, self.actor
-        e.step(a, Step.TOKEN_REQUEST, flow=req.flow)
         e.say(a, f"POST {self.metadata['token_endpoint']}")
         for name, value in {**data, **headers}.items():
             e.show(a, f"  {name}", value, TOKEN_REQUEST_NOTES.get(name, ""),

@@ -78,7 +78,7 @@ class Narrator:
             render(self, event)
 
     def _step_started(self, e: StepStarted):
-        title = f"{e.step.title} ({e.context})" if e.context else e.step.title
+        title = f"{e.step.title} — {e.context}" if e.context else e.step.title
         self.heading(e.step.label, title, e.flow)
 
     def _attack_started(self, e: AttackStarted):
