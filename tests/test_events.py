@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import unittest
+from dataclasses import FrozenInstanceError
 from dataclasses import dataclass
 
 from oauthdemo.core.events import (PLAIN, SECRET, TOKEN, Checked, Event, EventBus,
@@ -174,8 +175,15 @@ class TestNarratorRendering(unittest.TestCase):
     def test_quiet_narrator_writes_nothing(self):
         self.assertEqual(narrated(Said("your app", "hello"), quiet=True), [])
 
+    def test_an_event_cannot_be_changed_by_a_subscriber(self):
+        event = Said("your app", "hello")
+        with self.assertRaises(FrozenInstanceError):
+            event.text = "✔ signature verified"
+        with self.assertRaises(FrozenInstanceError):
+            del event.actor
+
     def test_unknown_events_are_ignored(self):
-        @dataclass(frozen=True)
+        @dataclass(eq=False)
         class Unheard(Event):
             detail: str
         self.assertEqual(narrated(Unheard("your app", "x")), [])

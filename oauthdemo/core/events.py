@@ -12,7 +12,7 @@ request or a provider. Colour is the terminal renderer's business, applied last.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import FrozenInstanceError, dataclass, fields
 
 from oauthdemo.core.steps import Step
 from oauthdemo.core.text import printable
@@ -33,17 +33,31 @@ def _clean(value):
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Event:
-    """Base of every event: who acted ("your app", "authorization server", …)."""
+    """Base of every event: who acted ("your app", "authorization server", …).
+
+    Immutable once made: every subscriber sees exactly what was emitted. The base enforces
+    it (``__setattr__`` below) instead of ``frozen=True`` on each class, because a frozen
+    dataclass costs about three times as much to define, and start-up imports them all.
+    Subclasses are ``@dataclass(eq=False)``: two events are never "equal", each happened."""
     actor: str
 
     def __post_init__(self):
         for f in fields(self):
             object.__setattr__(self, f.name, _clean(getattr(self, f.name)))
+        object.__setattr__(self, "_sealed", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_sealed", False):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}: events are immutable")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}: events are immutable")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class StepStarted(Event):
     """A login reached a step. ``flow`` tags one login (the state's first characters);
     ``context`` says whose variant it is ("the CLI", "the mobile app's backend")."""
@@ -52,20 +66,20 @@ class StepStarted(Event):
     context: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class AttackStarted(Event):
     """The attack lab runs one attack (a letter of /attacks)."""
     letter: str
     title: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Said(Event):
     """A sentence of the story (a redirect, a decision, what happens next)."""
     text: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Shown(Event):
     """A value on the wire: tokens are abbreviated unless --show-tokens, secrets masked."""
     label: str
@@ -74,14 +88,14 @@ class Shown(Event):
     kind: str = PLAIN
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Checked(Event):
     """One check and its outcome: a ✔ or ✘ line."""
     what: str
     ok: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class PkceChecked(Event):
     """RFC 7636 §4.6: the server recomputed the challenge from the verifier it received."""
     verifier: str
@@ -133,7 +147,7 @@ class Recorder:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class TokenIssued(Event):
     """A component issued a token of its own (the mobile backend's session token): a ✔ line
     ending with the token, abbreviated unless --show-tokens."""
@@ -141,7 +155,7 @@ class TokenIssued(Event):
     token: str
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CodeIssued(Event):
     """RFC 6749 §4.1.2: the server issued a one-time code, bound to a PKCE challenge."""
     code: str
@@ -149,7 +163,7 @@ class CodeIssued(Event):
     lifetime: int          # seconds
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Announced(Event):
     """Lines the person running a command must see even with --quiet: where to go next
     (the URL to open in a browser), which authorization server a command uses."""
