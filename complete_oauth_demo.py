@@ -214,7 +214,7 @@ class DemoHandler(httpkit.BaseHandler):
     def welcome(self, req):
         session = self.app.session_for(req)
         if session is None:
-            self.events.step(APP, Step.LOGIN, context="the welcome page: nothing secret yet")
+            self.events.step(APP, Step.WELCOME, context="nothing secret exists yet")
             self.events.say("browser", "GET / — the user opens the app")
             return render("home.html", title="OAuth 2.0 + PKCE, step by step",
                           step=Step.LOGIN.label, provider=self.app.client.provider.label,
@@ -303,7 +303,9 @@ class DemoHandler(httpkit.BaseHandler):
             self.report_api_checks(session, token, err.details.get("checks"))
             self.events.check(APP, f"{err.status_code} {err.error}: {err.description}", ok=False)
             if err.status_code >= 500 or isinstance(err, InvalidToken):
-                raise err from caught   # a provider fault is not the token's (no 401)
+                if err is caught:
+                    raise           # a provider fault is not the token's (no 401)
+                raise err from caught
             raise InvalidToken(err.description) from caught
         self.report_api_checks(session, token, checked["checks"])
         return checked

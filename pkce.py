@@ -69,4 +69,11 @@ def verify(verifier: str, challenge: str, method: str = "S256") -> bool:
         return False
     if not is_well_formed_verifier(verifier) or not is_well_formed_challenge(challenge):
         return False
-    return hmac.compare_digest(make_challenge(verifier).encode("ascii"), challenge.encode("ascii"))
+    return recompute_and_compare(verifier, challenge)[1]
+
+
+def recompute_and_compare(verifier: str, challenge: str) -> tuple:
+    """§4.6 as the server runs it, once: (BASE64URL(SHA256(verifier)), whether it equals the
+    stored challenge, compared in constant time). The server shows both to the learner."""
+    recomputed = make_challenge(verifier)
+    return recomputed, hmac.compare_digest(recomputed.encode("ascii"), challenge.encode("ascii"))

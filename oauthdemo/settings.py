@@ -29,6 +29,7 @@ CLI_CLIENT_ID = "demo-cli"         # the CLI login (native, loopback redirect)
 BACKEND_CLIENT_ID = "demo-backend"  # the mobile app's backend (confidential)
 # RFC 8252 §8.3: a native app's redirect names the loopback IP literal; localhost on request.
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
+CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")   # the embedded server's client_ids
 PORT_RANGE = range(0, 65536)       # 0: any free port
 # A name or address the servers answer to besides localhost (httpkit.allowed_hosts): no
 # scheme, no port (each server adds its own), no path.
@@ -53,6 +54,15 @@ def check_port(value: int) -> int:
 def check_redirect_host(value: str) -> str:
     if value not in REDIRECT_HOSTS:
         raise ValueError(f"must be 127.0.0.1 or localhost, not {value!r}")
+    return value
+
+
+def check_client_id(value: str) -> str:
+    """RFC 6749 §2.2: a client_id is a non-empty string; ours are visible ASCII, no spaces.
+    An empty one would match a request that names no client at all."""
+    if not CLIENT_ID.fullmatch(value):
+        raise ValueError("must be 1 to 64 visible ASCII characters (letters, digits, '.', '_', "
+                         f"'-', ':'), not {value!r}")
     return value
 
 
@@ -125,11 +135,11 @@ class Settings:
                                help="a name the servers answer to besides localhost")
     # -- the embedded server's clients (the backend's secret never on the command line)
     embedded_web_client_id: str = setting(WEB_CLIENT_ID, env="EMBEDDED_WEB_CLIENT_ID",
-                                          flag="--web-client-id", help="the web app's client_id")
+                                          flag="--web-client-id", check=check_client_id, help="the web app's client_id")
     embedded_cli_client_id: str = setting(CLI_CLIENT_ID, env="EMBEDDED_CLI_CLIENT_ID",
-                                          flag="--cli-client-id", help="the CLI's client_id")
+                                          flag="--cli-client-id", check=check_client_id, help="the CLI's client_id")
     embedded_backend_client_id: str = setting(BACKEND_CLIENT_ID, env="EMBEDDED_BACKEND_CLIENT_ID",
-                                              flag="--backend-client-id",
+                                              flag="--backend-client-id", check=check_client_id,
                                               help="the mobile backend's client_id")
     embedded_backend_secret: str = setting("", env="EMBEDDED_BACKEND_CLIENT_SECRET", secret=True,
                                            help="the mobile backend's secret (default: random)")

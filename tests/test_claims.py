@@ -167,6 +167,12 @@ class TestRequire(unittest.TestCase):
             with self.subTest(body=body), self.assertRaises(ClaimMismatch):
                 check_claims(body, expect(require=("sub",)))
 
+    def test_review_finding_sub_must_be_a_non_empty_string(self):
+        """OIDC Core §2: sub is a string. 0, false, [] or {} are not a subject."""
+        for sub in (0, False, [], {}, 1):
+            with self.subTest(sub=sub), self.assertRaises(ClaimMismatch):
+                check_claims(claims(sub=sub), expect(require=("sub",)))
+
     def test_nothing_extra_is_required_by_default(self):
         check_claims(claims(sub=None, iat=None), expect())
 

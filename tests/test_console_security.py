@@ -34,6 +34,9 @@ from oauthdemo import cli
 from oauthdemo.native import cli_login
 from oauthdemo import settings
 from oauthdemo.core.errors import ConfigError
+from oauthdemo.core.events import (Announced, AttackStarted, Checked, PkceChecked, Said,
+                                   Shown, StepStarted)
+from oauthdemo.core.steps import Step
 from oauthdemo.core.jose import RSAPublicKey, jwks_document
 from oauthdemo.core.text import printable
 from oauthdemo.teaching.narrator import Narrator
@@ -71,7 +74,7 @@ def narrator(colour: bool = True, **kwargs) -> tuple:
 class TestSanitiser(unittest.TestCase):
     def test_finding4_console_newline_injection(self):
         n, out = narrator()
-        n.fail("your app", f"the provider sent error={INJECTED}")
+        n(Checked("your app", f"the provider sent error={INJECTED}", ok=False))
         text = out.getvalue()
         self.assertEqual(text.count("\n"), 1, text)     # one narrator line, not two
         self.assertEqual(controls_in(text), [], repr(text))
@@ -86,14 +89,21 @@ class TestSanitiser(unittest.TestCase):
                 self.assertEqual(shown, "a" + char.encode("unicode_escape").decode() + "b")
         self.assertEqual(printable("café ✔ ── 日本 \\n"), "café ✔ ── 日本 \\n")   # left alone
 
-    def test_finding4_every_narrator_method_sanitises(self):
+    def test_finding4_every_event_and_direct_line_is_sanitised(self):
+        """Values are made printable once, when an event is created; the start-up banner and
+        error lines (written directly by cli/runner) are sanitised by the narrator."""
         calls = {
-            "heading": lambda n: n.heading(INJECTED, INJECTED, flow=INJECTED),
-            "say": lambda n: n.say("your app", INJECTED),
-            "value": lambda n: n.value("your app", INJECTED, INJECTED, note=INJECTED),
-            "ok": lambda n: n.ok("your app", INJECTED),
-            "fail": lambda n: n.fail("your app", INJECTED),
-            "actor": lambda n: n.say(INJECTED, "hello"),
+            "StepStarted": lambda n: n(StepStarted("your app", Step.CALLBACK, flow=INJECTED,
+                                                   context=INJECTED)),
+            "AttackStarted": lambda n: n(AttackStarted("attacker", INJECTED, INJECTED)),
+            "Said": lambda n: n(Said("your app", INJECTED)),
+            "Shown": lambda n: n(Shown("your app", INJECTED, INJECTED, note=INJECTED)),
+            "Checked ok": lambda n: n(Checked("your app", INJECTED)),
+            "Checked fail": lambda n: n(Checked("your app", INJECTED, ok=False)),
+            "actor": lambda n: n(Said(INJECTED, "hello")),
+            "PkceChecked": lambda n: n(PkceChecked("authorization server", INJECTED, INJECTED,
+                                                   INJECTED, False)),
+            "Announced": lambda n: n(Announced("CLI", ["", INJECTED])),
             "banner": lambda n: n.banner(["", INJECTED, f"  Open {INJECTED}"]),
             "error": lambda n: n.error(INJECTED),
         }
@@ -128,8 +138,8 @@ class TestSanitiser(unittest.TestCase):
 
     def test_finding5_colour_is_added_after_sanitising(self):
         n, out = narrator(colour=True)
-        n.ok("your app", "signature verified")
-        n.fail("attacker", "code replay refused")
+        n(Checked("your app", "signature verified"))
+        n(Checked("attacker", "code replay refused", ok=False))
         n.error("Login failed: invalid_grant")
         text = out.getvalue()
         self.assertNotIn("\ufffd", text)

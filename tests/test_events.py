@@ -60,8 +60,8 @@ class TestEventBus(unittest.TestCase):
         step, shown, checked = recorder.events
         self.assertEqual((step.step, step.flow, step.context),
                          (Step.PKCE_SECRETS, "9c1e", "the CLI"))
-        self.assertEqual((shown.label, shown.value, shown.kind), ("client_secret", "s3cr3t",
-                                                                  SECRET))
+        self.assertEqual((shown.label, shown.value, shown.kind),
+                         ("client_secret", "•••••••• (6 chars, hidden)", SECRET))   # masked at birth
         self.assertFalse(checked.ok)
 
     def test_a_missing_flow_is_an_empty_tag(self):

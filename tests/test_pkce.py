@@ -13,6 +13,13 @@ class TestPKCE(unittest.TestCase):
         self.assertEqual(pkce.make_challenge(RFC7636_VERIFIER), RFC7636_CHALLENGE)
         self.assertTrue(pkce.verify(RFC7636_VERIFIER, RFC7636_CHALLENGE))
 
+    def test_recompute_and_compare_is_the_one_server_side_check(self):
+        """The server's Step 8 (server/token.py) and pkce.verify share this comparison."""
+        self.assertEqual(pkce.recompute_and_compare(RFC7636_VERIFIER, RFC7636_CHALLENGE),
+                         (RFC7636_CHALLENGE, True))
+        self.assertEqual(pkce.recompute_and_compare(RFC7636_VERIFIER, "A" * 43),
+                         (RFC7636_CHALLENGE, False))
+
     def test_appendix_b_digest_bytes(self):
         # The octets listed in Appendix B for SHA256(verifier).
         expected = bytes([19, 211, 30, 150, 26, 26, 216, 236, 47, 22, 177, 12, 76, 152, 46,

@@ -134,6 +134,9 @@ class TestBadValues(SettingsCase):
         ("OAUTH_PUBLIC_HOST", (), {"OAUTH_PUBLIC_HOST": "http://demo.example.org:80"}),
         ("--port", ("--port", "70000"), {}),
         ("--idp-port", ("--idp-port", "-1"), {}),
+        # Review finding: an empty client_id would match a request that names no client.
+        ("--web-client-id", ("--web-client-id", ""), {}),
+        ("EMBEDDED_CLI_CLIENT_ID", (), {"EMBEDDED_CLI_CLIENT_ID": "has space"}),
     ]
 
     def test_a_bad_value_names_its_setting(self):

@@ -19,6 +19,7 @@ from oauthdemo import runner
 from oauthdemo import settings
 from oauthdemo.core.errors import ConfigError, ProviderUnreachable
 from oauthdemo.core.text import abbreviate, mask_secret
+from oauthdemo.core.events import Said
 from oauthdemo.teaching.narrator import Narrator
 
 from .demo_fixtures import demo_settings, start_test_demo
@@ -136,15 +137,15 @@ class TestStartupErrors(unittest.TestCase):
 class TestNarrator(unittest.TestCase):
     def test_no_colour_when_piped_or_no_color(self):
         stream = io.StringIO()
-        Narrator(stream=stream).say("your app", "hello")
+        Narrator(stream=stream)(Said("your app", "hello"))
         self.assertNotIn("\033[", stream.getvalue())
         tty = io.StringIO()
         tty.isatty = lambda: True
         with mock.patch.dict(os.environ, {"NO_COLOR": "1"}):
-            Narrator(stream=tty).say("your app", "hello")
+            Narrator(stream=tty)(Said("your app", "hello"))
         self.assertNotIn("\033[", tty.getvalue())
         with mock.patch.dict(os.environ, {}, clear=True):
-            Narrator(stream=tty).say("your app", "again")
+            Narrator(stream=tty)(Said("your app", "again"))
         self.assertIn("\033[", tty.getvalue())
 
     def test_tokens_abbreviated_and_secrets_masked(self):

@@ -27,7 +27,7 @@ from oauthdemo.client.transport import HTTP_TIMEOUT, Transport, basic_authorizat
 from oauthdemo.core.claims import Expect, verify_jwt
 from oauthdemo.core.errors import (ClaimMismatch, ConfigError, InvalidRequest, InvalidToken,
                                    IssuerMismatch, OAuth2Error, ProviderBadResponse)
-from oauthdemo.core.events import PLAIN, SECRET, TOKEN, EventBus
+from oauthdemo.core.events import PLAIN, TOKEN, EventBus
 from oauthdemo.core.steps import Step
 from oauthdemo.core.text import mask_secret
 
@@ -35,7 +35,7 @@ STATE_BYTES = 32               # 256 bits: RFC 6749 §10.10 wants it unguessable
 DISCOVERY_PATH = "/.well-known/openid-configuration"    # Discovery 1.0 §4
 REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 # How each member of the token request is shown: the code abbreviated, secrets never.
-TOKEN_REQUEST_KINDS = {"code": TOKEN, "client_secret": SECRET, "Authorization": SECRET}
+TOKEN_REQUEST_KINDS = {"code": TOKEN}   # the client secret arrives masked already
 TOKEN_REQUEST_NOTES = {"code_verifier": "THE SECRET, revealed only now, only to the server"}
 
 
@@ -209,21 +209,21 @@ class OIDCClient:
         return data, headers
 
     def exchange_code(self, code: str, req: AuthRequest, *, step_started: bool = False) -> dict:
-        """Step 7. ``step_started``: the caller already opened Step 7 (the mobile backend,
-        which first checks what the app handed it), so the console shows one heading."""
+        """Step 7. ``step_started``: the caller (the mobile backend) opened it already."""
         data, headers = self.token_request_body(code, req.redirect_uri, req.verifier)
         if not step_started:
             self.events.step(self.actor, Step.TOKEN_REQUEST, flow=req.flow)
-        self.show_token_request(data, headers)
-        req.trace["token_request"] = token_request_for_trace(data, headers)
+        shown = token_request_for_trace(data, headers)   # the secret masked, at the source
+        self.show_token_request(shown)
+        req.trace["token_request"] = shown
         tokens = self.post_token(data, headers)
         req.trace["token_response"] = tokens
         return tokens
 
-    def show_token_request(self, data: dict, headers: dict):
+    def show_token_request(self, shown: dict):
         e, a = self.events, self.actor
         e.say(a, f"POST {self.metadata['token_endpoint']}")
-        for name, value in {**data, **headers}.items():
+        for name, value in shown.items():
             e.show(a, f"  {name}", value, TOKEN_REQUEST_NOTES.get(name, ""),
                    kind=TOKEN_REQUEST_KINDS.get(name, PLAIN))
 

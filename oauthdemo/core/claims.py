@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from oauthdemo.core.errors import ClaimMismatch, ExpiredToken
 from oauthdemo.core.jose import verify_jws
 
+# Claims that are strings by their RFC (RFC 7519 §4.1, OIDC Core §2): never 0, false or [].
+STRING_CLAIMS = frozenset({"iss", "sub", "azp", "nonce", "jti", "sid", "typ"})
+
 
 @dataclass(frozen=True)
 class Expect:
@@ -46,7 +49,8 @@ def check_claims(claims: dict, expect: Expect) -> None:
                                                   f"{expect.azp!r}")
     check_time(claims, now=expect.now, leeway=expect.leeway)
     for name in expect.require:
-        _require(claims.get(name) not in (None, ""), f"{name} is missing")
+        _require(_present(name, claims.get(name)), f"{name} is missing or not a "
+                 + ("non-empty string" if name in STRING_CLAIMS else "value"))
     if expect.nonce is not None:
         got = str(claims.get("nonce", ""))
         _require(hmac.compare_digest(got.encode(), expect.nonce.encode()),
@@ -79,6 +83,14 @@ def _check_audience(claims: dict, audience: str) -> list:
     audiences = aud if isinstance(aud, list) else [aud]
     _require(audience in audiences, f"aud {aud!r} does not contain {audience!r}")
     return audiences
+
+
+def _present(name: str, value) -> bool:
+    """A required claim is there; a string claim (sub: OIDC Core §2) is a non-empty string,
+    so 0, false, [] or {} in its place is refused. Time claims are checked by check_time."""
+    if name in STRING_CLAIMS:
+        return isinstance(value, str) and value != ""
+    return value is not None
 
 
 def _is_number(value) -> bool:

@@ -277,10 +277,12 @@ class SigningFailed(DemoError):
 
 class LoginTimedOut(DemoError):
     """The CLI waited for the browser longer than --timeout."""
+    error = "login_timeout"
 
 
 class TokenCacheError(DemoError):
     """The saved tokens cannot be used (missing, unreadable, for another provider)."""
+    error = "token_cache"
 
 
 def as_oauth2(err: DemoError) -> OAuth2Error:
@@ -292,4 +294,4 @@ def as_oauth2(err: DemoError) -> OAuth2Error:
         return InvalidToken(err.description)
     if isinstance(err, ConfigError):
         return ServerError(err.description, error=err.error, status_code=err.status_code)
-    return ServerError(err.description)
+    return ServerError(err.description, error=getattr(err, "error", ServerError.error))

@@ -15,7 +15,7 @@ import threading
 from dataclasses import FrozenInstanceError, dataclass, fields
 
 from oauthdemo.core.steps import Step
-from oauthdemo.core.text import printable
+from oauthdemo.core.text import mask_secret, printable
 
 PLAIN, TOKEN, SECRET = "plain", "token", "secret"   # how a Shown value may be displayed
 
@@ -81,11 +81,17 @@ class Said(Event):
 
 @dataclass(eq=False)
 class Shown(Event):
-    """A value on the wire: tokens are abbreviated unless --show-tokens, secrets masked."""
+    """A value on the wire: tokens are abbreviated unless --show-tokens. A SECRET is masked
+    here, when the event is made: no subscriber (a log, a HAR export) ever holds it."""
     label: str
     value: object
     note: str = ""
     kind: str = PLAIN
+
+    def __post_init__(self):
+        if self.kind == SECRET:
+            object.__setattr__(self, "value", mask_secret(self.value))
+        super().__post_init__()
 
 
 @dataclass(eq=False)

@@ -16,6 +16,8 @@ STEP_COUNT = 10
 class Step(enum.Enum):
     """Value = (number, title, specs); ``Step.PKCE_SECRETS.number == 2``."""
 
+    # Before the ten: the app's own page, where nothing secret exists yet.
+    WELCOME = (0, "The app's welcome page", ())
     LOGIN = (1, "The login starts", (("RFC 6749 §4.1", RFC + "rfc6749#section-4.1"),))
     PKCE_SECRETS = (2, "The PKCE secrets", (
         ("RFC 7636 §4.1", RFC + "rfc7636#section-4.1"),
@@ -65,7 +67,9 @@ class Step(enum.Enum):
 
     @property
     def label(self) -> str:
-        """ "Step 2 of 10" for the ten, "After the login" for what follows them."""
+        """ "Step 2 of 10" for the ten; "Before the login" / "After the login" around them."""
+        if self.number < 1:
+            return "Before the login"
         if self.number <= STEP_COUNT:
             return f"Step {self.number} of {STEP_COUNT}"
         return "After the login"
@@ -75,4 +79,4 @@ class Step(enum.Enum):
         return next(step for step in cls if step.number == number)
 
 
-THE_TEN = tuple(step for step in Step if step.number <= STEP_COUNT)
+THE_TEN = tuple(step for step in Step if 1 <= step.number <= STEP_COUNT)

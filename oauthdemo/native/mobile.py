@@ -78,7 +78,7 @@ def mobile_client(backend_url: str, events: EventBus) -> tuple:
 
 def hand_code_to_backend(backend_url: str, code: str, req, events: EventBus) -> dict:
     """Step 7 through the backend: the app reveals its verifier to its own backend only."""
-    events.step(ACTOR, Step.TOKEN_REQUEST, flow=req.flow, context="the mobile app hands code + verifier to its backend")
+    events.step(ACTOR, Step.TOKEN_REQUEST, flow=req.flow, context="via the backend")
     fields = {"code": code, "code_verifier": req.verifier, "redirect_uri": req.redirect_uri,
               "nonce": req.nonce}
     events.say(ACTOR, f"POST {backend_url}/auth/exchange")
@@ -100,7 +100,7 @@ def hand_code_to_backend(backend_url: str, code: str, req, events: EventBus) -> 
 
 def call_backend_api(backend_url: str, session_token: str, events: EventBus):
     """Step 10 through the backend: its protected API, with the backend's own token."""
-    events.step(ACTOR, Step.PROTECTED_API, context="the mobile app calls its backend with the session token")
+    events.step(ACTOR, Step.PROTECTED_API, context="the backend's, with its session token")
     events.say(ACTOR, f"GET {backend_url}/api/me")
     events.show(ACTOR, "  Authorization", session_token,
                 "as 'Bearer <session_token>', RFC 6750 §2.1", kind=TOKEN)

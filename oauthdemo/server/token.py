@@ -8,7 +8,6 @@ token) and RFC 9068 (JWT access tokens).
 """
 from __future__ import annotations
 
-import hmac
 import secrets
 
 import pkce
@@ -138,8 +137,7 @@ class CodeGrant:
         if not pkce.is_well_formed_verifier(verifier):
             self.events.check(AS, "code_verifier is not 43–128 unreserved characters", ok=False)
             raise InvalidRequest("code_verifier is malformed (RFC 7636 §4.1).")
-        recomputed = pkce.make_challenge(verifier)
-        ok = hmac.compare_digest(recomputed.encode("ascii"), record.challenge.encode("ascii"))
+        recomputed, ok = pkce.recompute_and_compare(verifier, record.challenge)
         self.events.step(AS, Step.PKCE_CHECK)
         self.events.emit(PkceChecked(AS, verifier, record.challenge, recomputed, ok))
         self.store.record_pkce(PkceRecord(record.challenge, verifier, recomputed, ok,

@@ -15,9 +15,9 @@ import os
 import sys
 import threading
 
-from oauthdemo.core.events import (SECRET, TOKEN, Announced, AttackStarted, Checked, Event,
+from oauthdemo.core.events import (TOKEN, Announced, AttackStarted, Checked, Event,
                                    PkceChecked, Said, Shown, StepStarted, TokenIssued, CodeIssued)
-from oauthdemo.core.text import abbreviate, mask_secret, printable
+from oauthdemo.core.text import abbreviate, printable
 
 # Each actor gets a fixed colour (ANSI SGR) and a fixed-width name, so a learner can
 # follow one actor down the console.
@@ -79,81 +79,78 @@ class Narrator:
 
     def _step_started(self, e: StepStarted):
         title = f"{e.step.title} — {e.context}" if e.context else e.step.title
-        self.heading(e.step.label, title, e.flow)
+        self._heading(e.step.label, title, e.flow)
 
     def _attack_started(self, e: AttackStarted):
-        self.heading(f"Attack ({e.letter})", e.title)
+        self._heading(f"Attack ({e.letter})", e.title)
 
     def _said(self, e: Said):
-        self.say(e.actor, e.text)
+        self._say(e.actor, e.text)
 
     def _shown(self, e: Shown):
         value = e.value
         if e.kind == TOKEN:
-            value = self.token(value)
-        elif e.kind == SECRET:
-            value = mask_secret(value)
-        self.value(e.actor, e.label, value, e.note)
+            value = self.token(value)   # a SECRET was masked when the event was made
+        self._value(e.actor, e.label, value, e.note)
 
     def _checked(self, e: Checked):
-        (self.ok if e.ok else self.fail)(e.actor, e.what)
+        (self._ok if e.ok else self._fail)(e.actor, e.what)
 
     def _pkce_checked(self, e: PkceChecked):
-        self.value(e.actor, "received code_verifier", e.verifier)
-        self.value(e.actor, "SHA256 → base64url", e.recomputed)
-        self.value(e.actor, "stored code_challenge", e.stored)
+        self._value(e.actor, "received code_verifier", e.verifier)
+        self._value(e.actor, "SHA256 → base64url", e.recomputed)
+        self._value(e.actor, "stored code_challenge", e.stored)
         if e.ok:
-            self.ok(e.actor, "they match (hmac.compare_digest): only the client that made the "
+            self._ok(e.actor, "they match (hmac.compare_digest): only the client that made the "
                              "challenge can know this verifier")
         else:
-            self.fail(e.actor, "they differ: this is not the client that started the login "
+            self._fail(e.actor, "they differ: this is not the client that started the login "
                                "→ invalid_grant")
 
     def _token_issued(self, e: TokenIssued):
-        self.ok(e.actor, f"{e.what}: {self.token(e.token)}")
+        self._ok(e.actor, f"{e.what}: {self.token(e.token)}")
 
     def _code_issued(self, e: CodeIssued):
-        self.say(e.actor, f"issued code {self.token(e.code)} bound to challenge "
+        self._say(e.actor, f"issued code {self.token(e.code)} bound to challenge "
                           f"{e.challenge[:10]}…, valid {e.lifetime // 60} min, single use")
 
     def _announced(self, e: Announced):
-        self.banner(e.lines)   # like the start-up banner: shown even with --quiet
+        self._lines(e.lines)   # like the start-up banner: shown even with --quiet
 
     RENDERERS = {StepStarted: _step_started, AttackStarted: _attack_started, Said: _said,
                  Shown: _shown, Checked: _checked, PkceChecked: _pkce_checked,
                  TokenIssued: _token_issued, CodeIssued: _code_issued,
                  Announced: _announced}
 
-    # -- the story -------------------------------------------------------------------
-    def heading(self, label: str, title: str, flow: str = ""):
+    # -- the story: event values arrive printable (core.events cleaned them once) ------------
+    def _heading(self, label: str, title: str, flow: str = ""):
         """A chapter heading: ── Step 2 of 10 · The PKCE secrets ──────── flow 9c1e"""
-        label, title = printable(label), printable(title)
-        tag = f" flow {printable(flow)}" if flow else ""
+        tag = f" flow {flow}" if flow else ""
         rule = "─" * max(4, 64 - len(title) - len(label))
         line = f"── {label} · {title} {rule}{tag}"
         self._write("")
         self._write(self._paint(line, "1"))
 
-    def say(self, actor: str, text: str):
-        self._line(actor, printable(text))
+    def _say(self, actor: str, text: str):
+        self._line(actor, text)
 
     def _line(self, actor: str, body: str):
         """One actor's line; ``body`` is already printable and may carry our coloured mark."""
-        name = self._paint(printable(actor).rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
+        name = self._paint(actor.rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
         self._write(f"  {name} │ {body}")
 
-    def value(self, actor: str, label: str, value, note: str = ""):
+    def _value(self, actor: str, label: str, value, note: str = ""):
         tail = f"   ({note})" if note else ""
-        self.say(actor, f"{label} = {value}{tail}")
+        self._say(actor, f"{label} = {value}{tail}")
 
     def token(self, value: str) -> str:
         return abbreviate(value, self.show_tokens)
 
-    def ok(self, actor: str, text: str):
-        self._line(actor, self._mark("✔ ", "OK ", "32") + printable(text))
+    def _ok(self, actor: str, text: str):
+        self._line(actor, self._mark("✔ ", "OK ", "32") + text)
 
-    def fail(self, actor: str, text: str):
-        self._line(actor, self._mark("✘ ", "FAIL ", "31") + printable(text))
+    def _fail(self, actor: str, text: str):
+        self._line(actor, self._mark("✘ ", "FAIL ", "31") + text)
 
     def _mark(self, fancy: str, plain: str, sgr: str) -> str:
         return self._paint(fancy if self.fancy else plain, sgr)
@@ -161,8 +158,11 @@ class Narrator:
     def banner(self, lines):
         """Start-up lines: printed even with --quiet, because they say where to go.
         One string per line: a newline inside one is shown as \\n, like any other."""
+        self._lines([printable(line) for line in lines])
+
+    def _lines(self, lines):
         for line in lines:
-            self._write(printable(line), force=True)
+            self._write(line, force=True)
 
     def error(self, text: str):
         self._write(self._paint(printable(text), "31"), force=True)
