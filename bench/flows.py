@@ -13,8 +13,10 @@ import threading
 import time
 import urllib.parse
 
-from oauthdemo.server import authserver
 from oauthdemo.core import jose
+from oauthdemo.core.events import StepStarted
+from oauthdemo.core.steps import THE_TEN
+from oauthdemo.server import authserver
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from .harness import USERS, Recorder, login_flow, summary_ms
@@ -46,6 +48,47 @@ class TimedBrowser(ScriptedBrowser):
             self.recorder.add(hop_label(url, data), time.perf_counter() - started)
 
 
+class StepClock:
+    """An event subscriber (the same spine the console narrator hangs on): when each of the
+    ten steps started. It checks every login passes all ten, and times each step from the
+    protocol's own events rather than from the outside."""
+
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.marks: list = []            # (step number, time), in the order they happened
+
+    def __call__(self, event):
+        if isinstance(event, StepStarted) and 1 <= event.step.number <= len(THE_TEN):
+            with self.lock:
+                self.marks.append((event.step.number, self.clock()))
+
+    def logins(self) -> list:
+        """The marks cut into logins: each one begins at Step 1."""
+        with self.lock:
+            marks, self.marks = self.marks, []
+        logins = []
+        for number, at in marks:
+            if number == 1 or not logins:
+                logins.append([])
+            logins[-1].append((number, at))
+        return logins
+
+
+def step_times(logins: list) -> dict:
+    """{"Step n": median ms until the next step began}, and how many logins missed a step."""
+    spans: dict = {}
+    incomplete = 0
+    for marks in logins:
+        if sorted({n for n, _ in marks}) != list(range(1, len(THE_TEN) + 1)):
+            incomplete += 1
+        for (number, at), (_, after) in zip(marks, marks[1:]):
+            spans.setdefault(number, []).append((after - at) * 1000)
+    medians = {f"Step {n}": round(sorted(v)[len(v) // 2], 2) for n, v in sorted(spans.items())}
+    return {"median_ms_until_next_step": medians, "logins": len(logins),
+            "incomplete_logins": incomplete}
+
+
 def instrument(running, recorder: Recorder):
     client = running.client
     recorder.wrap(client, "post_token", "  token request (AS signs 2 JWTs)")
@@ -58,10 +101,12 @@ def instrument(running, recorder: Recorder):
 def sequential(running, runs: int) -> dict:
     recorder = Recorder()
     instrument(running, recorder)
+    steps = running.app.events.subscribe(StepClock())
     try:
         for i in range(WARMUP_FLOWS):
             login_flow(running, USERS[i % len(USERS)], TimedBrowser(recorder))
         recorder.drain()
+        steps.logins()
         times = []
         for i in range(runs):
             started = time.perf_counter()
@@ -70,7 +115,8 @@ def sequential(running, runs: int) -> dict:
         spent = recorder.drain()
     finally:
         recorder.restore()
-    return {**summary_ms(times), "steps": breakdown(spent, runs, sum(times))}
+    return {**summary_ms(times), "steps": breakdown(spent, runs, sum(times)),
+            "events": step_times(steps.logins())}
 
 
 def breakdown(spent: dict, runs: int, total: float) -> list:

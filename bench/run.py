@@ -154,6 +154,14 @@ def flow_rows(f: dict) -> list:
         out.append(("  per step", step["step"],
                     f"{step['ms_per_login']} ms ×{step['calls_per_login']:g}",
                     f"{step['share']:.0%} of a login", ""))
+    ev = f.get("events") or {}
+    out.append(("  by events", "logins that passed all ten steps (StepStarted events)",
+                f"{ev.get('logins', 0) - ev.get('incomplete_logins', 0)} of {ev.get('logins', 0)}",
+                "all", exactly(ev.get("incomplete_logins"), 0)))
+    spans = ev.get("median_ms_until_next_step", {})
+    if spans:
+        out.append(("  by events", "median ms from each step to the next",
+                    ", ".join(f"{k.split()[1]}: {v}" for k, v in spans.items()), "", ""))
     return out
 
 
@@ -215,6 +223,10 @@ def errors(r: dict) -> list:
         if isinstance(s, dict) and s.get("failed"):
             found.append(f"cold start ({case}): {s['failed']} of {s['runs']} failed; "
                          f"{s.get('first_failure', '')}")
+    ev = (r.get("flow") or {}).get("events")
+    if ev and (ev["incomplete_logins"] or not ev["logins"]):
+        found.append(f"login flow: {ev['incomplete_logins']} of {ev['logins']} logins did not "
+                     "pass all ten steps (by their events)")
     c = r.get("concurrent")
     if c and (c["errors"] or c["crosstalk"]):
         found.append(f"concurrent: {c['errors']} errors, {c['crosstalk']} cross-talk: "
