@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
+from oauthdemo.core.records import Record
 from oauthdemo.core.errors import ConfigError
 
 ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*")
@@ -85,8 +86,8 @@ def setting(default, *, env: str = "", flag: str = "", help: str = "",
                  metadata={"env": env, "flag": flag, "help": help, "check": check})
 
 
-@dataclass(frozen=True)
-class Provider:
+@dataclass
+class Provider(Record):   # immutable: see core.records
     """Which authorization server the app talks to, and as which client."""
     kind: str                  # "embedded", "auth0" or "oidc"
     issuer: str = ""           # empty for embedded until its port is known
@@ -103,8 +104,8 @@ class Provider:
                 "auth0": "Auth0", "oidc": "OpenID Connect provider"}[self.kind]
 
 
-@dataclass(frozen=True)
-class EmbeddedClients:
+@dataclass
+class EmbeddedClients(Record):   # immutable: see core.records
     """The clients the embedded server registers (AuthorizationServer's keyword arguments)."""
     web_client_id: str
     native_client_id: str
@@ -112,8 +113,8 @@ class EmbeddedClients:
     backend_secret: str | None = field(repr=False)
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass
+class Settings(Record):   # immutable: see core.records
     """Everything the demo runs with. One line per setting: its type, default and sources."""
     # -- where the servers listen, and the console
     host: str = setting("127.0.0.1", flag="--host",
@@ -150,7 +151,7 @@ class Settings:
                                          help="the backend's client secret at the provider")
     backend_db: str = setting("", env="BACKEND_DB", help="the backend's SQLite file")
     # -- the authorization server: from the AUTH0_* or OIDC_* settings (pick_provider)
-    provider: Provider = Provider("embedded", client_id=WEB_CLIENT_ID)
+    provider: Provider = field(default_factory=lambda: Provider("embedded", client_id=WEB_CLIENT_ID))
 
     @property
     def embedded(self) -> EmbeddedClients:
@@ -159,8 +160,8 @@ class Settings:
                                self.embedded_backend_secret or None)
 
 
-@dataclass(frozen=True)
-class Row:
+@dataclass
+class Row(Record):   # immutable: see core.records
     """One line of the table, as the command line and ``build`` read it."""
     name: str
     type: type

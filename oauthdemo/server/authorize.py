@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import pkce
 
+from oauthdemo.core.records import Record
 from oauthdemo.core.errors import (AccessDenied, FatalAuthorizeError, InvalidRequest,
                                    InvalidScope, MissingCodeChallenge, OAuth2Error, TableFull,
                                    UnsupportedChallengeMethod, UnsupportedResponseType)
@@ -34,8 +35,8 @@ CROSS_SITE = "Cross-site request refused: this form was not opened in this brows
 EXPIRED = "This login request has expired or is unknown. Start again from the app."
 
 
-@dataclass(frozen=True)
-class Transaction:
+@dataclass
+class Transaction(Record):   # immutable: see core.records
     """Step 4: what the server remembers about one authorization request."""
     txn_id: str
     client: Client

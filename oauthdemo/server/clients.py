@@ -15,6 +15,7 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass, replace
 
+from oauthdemo.core.records import Record
 from oauthdemo.core.errors import ConfigError, InvalidClient
 from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.settings import BACKEND_CLIENT_ID, CLI_CLIENT_ID, WEB_CLIENT_ID
@@ -22,8 +23,8 @@ from oauthdemo.settings import BACKEND_CLIENT_ID, CLI_CLIENT_ID, WEB_CLIENT_ID
 SECRET_BYTES = 32   # a generated client secret: 256 bits
 
 
-@dataclass(frozen=True)
-class Client:
+@dataclass
+class Client(Record):   # immutable: see core.records
     """A registered application. Public clients have no secret and must use PKCE."""
     client_id: str
     name: str

@@ -18,13 +18,14 @@ import hashlib
 import threading
 from dataclasses import dataclass, replace
 
+from oauthdemo.core.records import Record
 from oauthdemo.core.tables import BoundedTable, ExpiringTable
 
 TABLE_NAMES = ("transactions", "codes", "grants", "revoked")
 
 
-@dataclass(frozen=True)
-class Limits:
+@dataclass
+class Limits(Record):   # immutable: see core.records
     """Table caps. Tables anyone can fill (a public client, one click) refuse new entries
     when full, with a 503; they never evict, so a flood cannot push out a victim's request
     or a revocation. Injectable, so a test of the bound stays small."""
@@ -35,8 +36,8 @@ class Limits:
     pkce_log: int = 500          # the teaching pages' records of Step 8 (display only)
 
 
-@dataclass(frozen=True)
-class CodeRecord:
+@dataclass
+class CodeRecord(Record):   # immutable: see core.records
     """Step 5: an issued authorization code and the challenge it is bound to."""
     client_id: str
     redirect_uri: str
@@ -52,8 +53,8 @@ class CodeRecord:
     grant_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Grant:
+@dataclass
+class Grant(Record):   # immutable: see core.records
     """One user's consent to one client, and every token descended from its code.
 
     Access tokens carry the grant id (claim ``grant_id``) and refresh tokens are built
@@ -73,8 +74,8 @@ class Grant:
     revoked: bool = False
 
 
-@dataclass(frozen=True)
-class PkceRecord:
+@dataclass
+class PkceRecord(Record):   # immutable: see core.records
     """Step 8 as the server saw it: what the teaching pages show next to the console."""
     stored_challenge: str
     verifier: str
