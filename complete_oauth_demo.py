@@ -20,10 +20,12 @@ is one subscriber, a test's recorder another.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 from oauthdemo.backend import routes as backend
@@ -35,9 +37,9 @@ from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
 from oauthdemo.core.errors import DemoError, InvalidToken, OAuth2Error, as_oauth2
 from oauthdemo.core.steps import Step
-from oauthdemo.web.html import Markup
+from oauthdemo.web.html import Markup, fill, partial
 from oauthdemo.web.httpkit import Request, Response, json_response, render
-from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.pending import PENDING_TTL, PendingLogins
 from oauthdemo.client.explain import check_status, describe_claim, human_duration
 from oauthdemo.core.tables import ExpiringTable
@@ -49,10 +51,12 @@ BROWSER_COOKIE_AGE = PENDING_TTL     # as long as the login it binds can wait fo
 SESSIONS_MAX = 1000                  # full: a new login gets a 503; no live session is pushed out
 SESSION_TTL = 8 * 3600               # idle time; each use of the session extends it
 LOGOUT_FORM = "logout"               # the purpose of the logout form's token (core.forms)
+LOGGED_OUT_COOKIE = "demo_logged_out"   # set by POST /logout: the page it ends on says so
+API_VIEW = "/api/protected/view"     # Step 10's answer as a page, for a browser
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
-CLAIM_ROW = Markup('<tr><th>{}</th><td><code class="wrap">{}</code></td></tr>')
+CLAIM_ROW = Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code></td></tr>')
 
 # What a learner can do about a refused login, by its RFC error code (page text only).
 ERROR_HINTS = {
@@ -65,6 +69,31 @@ ERROR_HINTS = {
     "invalid_request": "Check that the redirect URI registered with the provider is exactly "
                        "this app's /callback (scheme, host, port and path).",
 }
+
+
+def app_error_page(err: OAuth2Error, hint: str = "") -> Response:
+    """The app's error page: the RFC code in ``data-error``, and the app's navigation."""
+    card = fill("error.html", error=err.error, description=err.description,
+                hint=hint or ERROR_HINTS.get(err.error, ""))
+    return render("app_error.html", title="Something went wrong", status=err.status_code,
+                  page=card)
+
+
+def api_view(body: dict) -> Response:
+    """Step 10's JSON answer as a readable page: one row per field, then the JSON itself."""
+    rows = Markup("").join(CLAIM_ROW.format(name, value) for name, value in flat_fields(body))
+    return render("api_view.html", title="The protected API's answer",
+                  step=Step.PROTECTED_API.label, message=body.get("message", ""), rows=rows,
+                  json=json.dumps(body, indent=2, ensure_ascii=False))
+
+
+def flat_fields(body: dict, prefix: str = ""):
+    """("user.name", "Alice") for each leaf of the answer, in order."""
+    for name, value in body.items():
+        if isinstance(value, dict):
+            yield from flat_fields(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, "null" if value is None else value
 
 
 @dataclass
@@ -187,6 +216,8 @@ class DemoHandler(httpkit.BaseHandler):
         ("GET", "/login"): "step1_login",
         ("GET", "/callback"): "step6_callback",
         ("GET", "/api/protected"): "step10_protected_api",
+        ("GET", API_VIEW): "step10_protected_api",
+        ("GET", "/logout"): "logout_page",
         ("POST", "/logout"): "logout",
         ("GET", "/walkthrough"): "walkthrough_page",
         ("GET", "/attacks"): "attack_lab_page",
@@ -206,6 +237,17 @@ class DemoHandler(httpkit.BaseHandler):
     def mobile_backend(self, req):
         return self.app.backend.handle(req)
 
+    def wants_json(self, target: str) -> bool:
+        """APIs answer errors in JSON; Step 10's page for a browser answers with a page."""
+        path = urllib.parse.urlsplit(target or "").path
+        return super().wants_json(target) and path != API_VIEW
+
+    def render_error(self, err: OAuth2Error, target: str) -> Response:
+        resp = super().render_error(err, target)   # its status and headers (Allow, ...)
+        if not self.wants_json(target):
+            resp.body = app_error_page(err).body
+        return resp
+
     def extra_headers(self, resp):
         # The logout form posts here and is redirected on to the provider's logout page.
         return httpkit.security_headers(f"'self' {httpkit.origin_of(self.app.client.provider.issuer)}")
@@ -214,15 +256,21 @@ class DemoHandler(httpkit.BaseHandler):
     def welcome(self, req):
         session = self.app.session_for(req)
         if session is None:
-            self.events.step(APP, Step.WELCOME, context="nothing secret exists yet")
-            self.events.say("browser", "GET / — the user opens the app")
-            return render("home.html", title="OAuth 2.0 + PKCE, step by step",
-                          step=Step.LOGIN.label, provider=self.app.client.provider.label,
-                          issuer=self.app.client.provider.issuer)
+            # A plain line, no heading: a visit is no login (Step 1 is the click on Log in).
+            self.events.say("browser", "GET / — the welcome page; nothing secret exists yet")
+            return self.home_page(bool(req.cookies.get(LOGGED_OUT_COOKIE)))
         self.events.say("browser", "GET / with the session cookie")
         self.events.say(APP, f"shows the profile of {session.user['name'] or session.user['sub']} "
                              "from the verified ID token")
         return self.profile_page(session)
+
+    def home_page(self, logged_out: bool) -> Response:
+        """The welcome page; just after a logout (its cookie), it says so, once."""
+        page = render("home.html", title="OAuth 2.0 + PKCE, step by step",
+                      notice=partial("logged_out_notice.html") if logged_out else "",
+                      step=Step.LOGIN.label, provider=self.app.client.provider.label,
+                      issuer=self.app.client.provider.issuer)
+        return page.delete_cookie(LOGGED_OUT_COOKIE) if logged_out else page
 
     def profile_page(self, session: Session) -> Response:
         claims, now = session.id_claims, self.app.clock()
@@ -240,11 +288,12 @@ class DemoHandler(httpkit.BaseHandler):
 
     # == Steps 1–3: the login starts; PKCE secrets; the redirect ===============================
     def step1_login(self, req):
-        browser = browser_or_new(req)
-        self.events.step(APP, Step.LOGIN, context="the user clicks “Start OAuth Login (PKCE)”")
+        browser, state = browser_or_new(req), new_state()   # Step 1 carries the login's tag
+        self.events.step(APP, Step.LOGIN, flow=state[:6],
+                         context="the user clicks “Start OAuth Login (PKCE)”")
         self.events.say("browser", "GET /login")
         auth = self.app.client.begin(self.app.redirect_uri_for(req), browser=browser,
-                                     scope=self.app.scope)
+                                     scope=self.app.scope, state=state)
         self.app.pending.add(auth)
         self.app.flows.remember(browser, auth)
         if req.query.get("intercept"):   # the attack lab's link: this login's code goes there
@@ -266,7 +315,7 @@ class DemoHandler(httpkit.BaseHandler):
 
     def login_refused(self, err: OAuth2Error) -> Response:
         self.events.check(APP, f"login refused: {err.error}: {err.description}", ok=False)
-        return httpkit.error_page(err, ERROR_HINTS.get(err.error, ""))
+        return app_error_page(err)
 
     def logged_in(self, result) -> Response:
         session = self.app.new_session(result)
@@ -278,12 +327,14 @@ class DemoHandler(httpkit.BaseHandler):
 
     # == Step 10: the protected API ===========================================================
     def step10_protected_api(self, req):
-        self.events.step(APP, Step.PROTECTED_API)
         session = self.app.session_for(req)
+        self.events.step(APP, Step.PROTECTED_API,
+                         flow=session.trace.get("flow", "") if session else "")
         token = self.presented_token(req, session)
         checked = self.check_access_token(token, session)
         self.events.check(APP, f"access token accepted for sub={checked['sub']}")
-        return json_response(self.protected_body(checked, session, token))
+        body = self.protected_body(checked, session, token)
+        return api_view(body) if req.path == API_VIEW else json_response(body)
 
     def presented_token(self, req: Request, session: Session | None) -> str | None:
         """RFC 6750 §2.1: a Bearer header wins; a browser's session lends its own token."""
@@ -363,6 +414,19 @@ class DemoHandler(httpkit.BaseHandler):
         return httpkit.redirect(f"/attacks#{fragment}", 303)
 
     # == Logging out ===========================================================================
+    def logout_page(self, req):
+        """The navigation's "Log out": the form (with its token) when there is a session."""
+        session = self.app.session_for(req)
+        if session is None:
+            return render("logout.html", title="Log out", heading="You are not logged in",
+                          lede="There is nothing to log out of.", card_title="Log in",
+                          action=partial("logout_none.html"))
+        return render("logout.html", title="Log out", heading="Log out of the demo",
+                      lede=f"Logged in as {session.user['name'] or session.user['sub']}.",
+                      card_title="End your session",
+                      action=partial("logout_form.html", form_token=self.app.forms.issue(
+                          LOGOUT_FORM, session.sid)))
+
     def logout(self, req):
         req.require_same_origin()   # another localhost page must not log you out …
         session = self.app.session_for(req)
@@ -374,7 +438,8 @@ class DemoHandler(httpkit.BaseHandler):
         self.app.flows.forget(browser_of(req))
         self.events.say(APP, "session deleted; sending the browser to the provider's logout")
         target = self.app.client.logout_url(self.app.base_url + "/") or "/"
-        return httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
+        resp = httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
+        return resp.set_cookie(LOGGED_OUT_COOKIE, "1", max_age=600, secure=self.app.secure_cookies)
 
 
 def main(argv=None) -> int:

@@ -143,6 +143,11 @@ def serve(argv, app_cls, handler_cls) -> int:
     # While a CPU-bound thread runs (the first start generates its key for a second or
     # more), each thread woken by a request waits up to this long for the GIL (default 5 ms).
     sys.setswitchinterval(SWITCH_INTERVAL)
+    with runner.sigterm_stops():   # SIGTERM, like Ctrl-C: one goodbye line, a prompt exit
+        return start_and_run(args, app_cls, handler_cls)
+
+
+def start_and_run(args, app_cls, handler_cls) -> int:
     try:
         cfg = settings.build(args)
         narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
@@ -150,8 +155,9 @@ def serve(argv, app_cls, handler_cls) -> int:
                                     narrator=narrator)
     except DemoError as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
         return cannot_start(err, sys.stderr)
-    except KeyboardInterrupt:
-        return EXIT_CANCELLED
+    except KeyboardInterrupt as stop:   # before the servers were up: nothing to close
+        print(f"\n{runner.GOODBYE}", flush=True)
+        return EXIT_OK if isinstance(stop, runner.Terminated) else EXIT_CANCELLED
     return runner.run_until_ctrl_c(running, cfg, narrator)
 
 

@@ -8,7 +8,9 @@ credentials) goes into a new ``Provider``, kept on ``Running``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -116,8 +118,38 @@ def banner(running: Running) -> list:
     return lines
 
 
+GOODBYE = "Stopping… bye."
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a service manager, ``docker stop``): stop like Ctrl-C, exit 0."""
+
+
+def raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_stops():
+    """While serving, SIGTERM stops the demo the way Ctrl-C does: one goodbye line, servers
+    closed, exit 0; the previous handler is back afterwards (tests call serve() in-process).
+    Where no handler can be set (not the main thread, no SIGTERM) the default, an
+    immediate exit, stays."""
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except (AttributeError, ValueError, OSError):
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
-    """Ctrl-C at any moment, even during the banner, stops cleanly: no traceback."""
+    """Ctrl-C or SIGTERM at any moment, even during the banner, stops cleanly: one goodbye
+    line, no traceback. Stopping does not wait for open connections: each is served by a
+    daemon thread (web.server), so exit follows at once."""
     try:
         narrator.banner(banner(running))
         if cfg.open_browser:
@@ -125,7 +157,7 @@ def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        narrator.banner(["", "Stopping… bye."])
+        narrator.banner(["", GOODBYE])
     finally:
         running.stop()
     return 0

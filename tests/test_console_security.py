@@ -65,8 +65,9 @@ def controls_in(text: str) -> list:
 
 
 def narrator(colour: bool = True, **kwargs) -> tuple:
+    """One event, one line: wide enough not to wrap (test_console_fit tests the wrapping)."""
     out = io.StringIO()
-    return Narrator(stream=out, colour=colour, **kwargs), out
+    return Narrator(stream=out, colour=colour, width=10_000, **kwargs), out
 
 
 # == Findings 4 and 5: the narrator =============================================================

@@ -289,7 +289,8 @@ class TestFloods(GrantCase):
         victim_verifier = self.verifier
         flood = [ScriptedBrowser().get(self.authorize_url()).status for _ in range(15)]
         self.assertEqual((flood.count(200), flood.count(503)), (9, 6))
-        consent = victim.submit(page, 0)
+        logged_in = victim.submit(page, 0)                 # 303 to the consent page (PRG)
+        consent = victim.get(urllib.parse.urljoin(page.url, logged_in.location))
         done = victim.submit(consent, 0, button=("decision", "allow"))
         self.assertIn("code", query_of(done.location))
         self.assertTrue(victim_verifier)

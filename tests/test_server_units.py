@@ -296,6 +296,15 @@ def post(auth, path: str, fields: dict, browser: str) -> tuple:
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2].decode("utf-8")
 
 
+def get(auth, path: str, browser: str) -> tuple:
+    """(status, body) of one GET from the browser whose cookie is ``browser``."""
+    head = (f"GET {path} HTTP/1.1\r\nHost: localhost:{PORT}\r\n"
+            f"Cookie: {BROWSER_COOKIE}={browser}\r\n\r\n")
+    raw = Socketless(head.encode("ascii"), auth).wfile.getvalue()
+    status_line, _, rest = raw.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2].decode("utf-8")
+
+
 class TestLoginFormToken(ServerCase):
     """The login and consent forms carry a token bound to the browser and the request."""
 
@@ -320,7 +329,9 @@ class TestLoginFormToken(ServerCase):
 
     def test_the_right_browser_gets_the_consent_page_with_a_form_token(self):
         txn = self.stored_request(browser=BROWSER_A)
-        status, page = post(self.auth, "/authorize/login", self.login_fields(txn), BROWSER_A)
+        status, _ = post(self.auth, "/authorize/login", self.login_fields(txn), BROWSER_A)
+        self.assertEqual(status, 303)                       # post/redirect/get
+        status, page = get(self.auth, "/authorize/consent?txn=" + txn.txn_id, BROWSER_A)
         self.assertEqual(status, 200)
         self.assertIn(f'name="form_token" value="{self.auth.authorization.form_token(txn)}"',
                       page)

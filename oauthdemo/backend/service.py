@@ -73,7 +73,9 @@ class Backend:
 
     # == Step 7, the mobile app's hand-off: POST /auth/exchange ===================================
     def exchange(self, fields: dict) -> dict:
-        self.events.step(ACTOR, Step.TOKEN_REQUEST, context="the backend redeems the mobile app's code")
+        flow = fields.get("flow") if isinstance(fields.get("flow"), str) else ""
+        self.events.step(ACTOR, Step.TOKEN_REQUEST, flow=flow[:6],
+                         context="the backend redeems the mobile app's code")
         self.events.say(ACTOR, "POST /auth/exchange from the mobile app")
         code, verifier, redirect_uri, nonce = self.require_fields(fields)
         self.check_redirect_uri(redirect_uri)
@@ -81,7 +83,8 @@ class Backend:
                           redirect_uri=redirect_uri, issuer=self.client.provider.issuer,
                           scope=self.scope, created=self.clock())
         tokens = self.client.exchange_code(code, req, step_started=True)
-        claims = self.client.validate_id_token(tokens.get("id_token"), nonce, req.trace)
+        claims = self.client.validate_id_token(tokens.get("id_token"), nonce, req.trace,
+                                               flow=flow[:6])
         self.client.narrate_tokens(tokens)
         user = {"sub": claims["sub"], "name": claims.get("name"), "email": claims.get("email")}
         return self.start_session(user, self.provider_tokens(tokens))

@@ -12,7 +12,7 @@ it did in the request's ``trace`` (the walkthrough page draws from it).
 """
 from __future__ import annotations
 
-import json
+import hmac
 import secrets
 import time
 import urllib.parse
@@ -37,6 +37,18 @@ REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 # How each member of the token request is shown: the code abbreviated, secrets never.
 TOKEN_REQUEST_KINDS = {"code": TOKEN}   # the client secret arrives masked already
 TOKEN_REQUEST_NOTES = {"code_verifier": "THE SECRET, revealed only now, only to the server"}
+# Step 7's heading: who posts the token request, and how (no browser in any of them).
+TOKEN_REQUEST_CONTEXT = {"your app": "server to server",
+                         "CLI": "the CLI posts it directly"}
+# Step 9: what each claim check protects against (OIDC Core §3.1.3.7), one short clause.
+CLAIM_WHY = {"iss": "from the provider we trust, not another",
+             "aud": "meant for this app, not another client",
+             "exp": "not a stolen old token",
+             "iat": "issued just now, not long ago and kept",
+             "nonce": "this login's, not a replayed one",
+             "sub": "who the user is, stable"}
+REFRESHED_NONCE = ("not checked: a refreshed ID token is not tied to a new login's nonce; "
+                   "it keeps the original one (OIDC Core §12.2)")
 
 
 # -- discovery -------------------------------------------------------------------------------
@@ -62,6 +74,11 @@ def check_metadata(meta: dict, issuer: str):
     methods = meta.get("code_challenge_methods_supported")
     if methods is not None and "S256" not in methods:
         raise ConfigError("This provider does not support PKCE with S256.")
+
+
+def new_state() -> str:
+    """RFC 6749 §10.10: an unguessable state (a login's tag is its first characters)."""
+    return secrets.token_urlsafe(STATE_BYTES)
 
 
 def token_request_for_trace(data: dict, headers: dict) -> dict:
@@ -112,9 +129,10 @@ class OIDCClient:
 
     # == Steps 2 and 3: the PKCE secrets and the redirect ======================================
     def begin(self, redirect_uri: str, *, browser: str = "", scope: str = "openid profile email",
-              extra: dict | None = None) -> AuthRequest:
+              extra: dict | None = None, state: str | None = None) -> AuthRequest:
+        """``state``: made before Step 1 (``new_state``), so Step 1 carries its flow tag."""
         verifier, challenge = pkce.make_pair()
-        req = AuthRequest(state=secrets.token_urlsafe(STATE_BYTES),
+        req = AuthRequest(state=state or self.take_reserved_state() or new_state(),
                           nonce=secrets.token_urlsafe(STATE_BYTES), verifier=verifier,
                           challenge=challenge, redirect_uri=redirect_uri,
                           issuer=self.provider.issuer, scope=scope, created=self.clock(),
@@ -123,10 +141,21 @@ class OIDCClient:
         req.url = self.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
         req.trace.update(verifier=verifier, challenge=challenge,
                          digest_hex=pkce.s256_digest(verifier).hex(), authorize_url=req.url,
-                         authorize_params=params, started=req.created)
-        self.show_pkce_secrets(req)
-        self.show_redirect(req, params)
+                         authorize_params=params, started=req.created, flow=req.flow)
+        narrate_pkce_secrets(self.events, self.actor, req)
+        narrate_redirect(self.events, self.actor, req, params,
+                         self.metadata["authorization_endpoint"])
         return req
+
+    def reserve_state(self, state: str | None = None) -> str:
+        """A native app's one login (one client per command): its state, made before Step 1
+        so that Step 1 carries the flow tag; its next ``begin`` uses it."""
+        self._reserved_state = state or new_state()
+        return self._reserved_state
+
+    def take_reserved_state(self) -> str | None:
+        state, self._reserved_state = getattr(self, "_reserved_state", None), None
+        return state
 
     def authorize_params(self, req: AuthRequest, extra: dict | None) -> dict:
         """RFC 6749 §4.1.1 with RFC 7636 §4.3 and OIDC Core §3.1.2.1."""
@@ -139,29 +168,16 @@ class OIDCClient:
         params.update(extra or {})
         return params
 
-    def show_pkce_secrets(self, req: AuthRequest):
-        e, a = self.events, self.actor
-        e.step(a, Step.PKCE_SECRETS, flow=req.flow)
-        e.show(a, "code_verifier ", req.verifier, "random, 256 bits; stays here, never sent yet")
-        e.show(a, "SHA-256(verifier)", req.trace["digest_hex"][:32] + "…")
-        e.show(a, "code_challenge", req.challenge, "= BASE64URL(SHA-256(verifier)), safe to send")
-        bound = "bound to this browser" if req.browser else "known only to this login"
-        e.show(a, "state         ", req.state, f"anti-CSRF, single use, {bound}")
-        e.show(a, "nonce         ", req.nonce, "must come back inside the ID token")
-
-    def show_redirect(self, req: AuthRequest, params: dict):
-        e, a = self.events, self.actor
-        e.step(a, Step.REDIRECT, flow=req.flow)
-        for name, value in params.items():
-            e.show(a, f"  {name}", value, PARAM_NOTES.get(name, ""))
-        e.say("browser", f"302 → {self.metadata['authorization_endpoint']}?…")
-
     # == Step 6: the callback ====================================================================
     def check_callback(self, params: dict, pending: PendingLogins, browser: str) -> tuple:
         """Error first, then state, then iss, then code. Returns (AuthRequest, code)."""
         e, a = self.events, self.actor
         state = params.get("state")
-        e.step(a, Step.CALLBACK, flow=(state or "")[:6])
+        known = pending.peek(state) if state else None   # a forged state is no flow of ours
+        if known is not None and hmac.compare_digest(known.browser.encode(), browser.encode()):
+            e.step(a, Step.CALLBACK, flow=known.flow)
+        else:
+            e.step(a, Step.CALLBACK, context="unknown state: no login this browser started")
         if params.get("error"):
             pending.discard(state, browser)   # an error still uses the state up
             e.check(a, f"the provider sent error={params['error']}", ok=False)
@@ -212,20 +228,14 @@ class OIDCClient:
         """Step 7. ``step_started``: the caller (the mobile backend) opened it already."""
         data, headers = self.token_request_body(code, req.redirect_uri, req.verifier)
         if not step_started:
-            self.events.step(self.actor, Step.TOKEN_REQUEST, flow=req.flow)
+            self.events.step(self.actor, Step.TOKEN_REQUEST, flow=req.flow,
+                             context=TOKEN_REQUEST_CONTEXT.get(self.actor, ""))
         shown = token_request_for_trace(data, headers)   # the secret masked, at the source
-        self.show_token_request(shown)
+        narrate_token_request(self.events, self.actor, self.metadata["token_endpoint"], shown)
         req.trace["token_request"] = shown
         tokens = self.post_token(data, headers)
         req.trace["token_response"] = tokens
         return tokens
-
-    def show_token_request(self, shown: dict):
-        e, a = self.events, self.actor
-        e.say(a, f"POST {self.metadata['token_endpoint']}")
-        for name, value in shown.items():
-            e.show(a, f"  {name}", value, TOKEN_REQUEST_NOTES.get(name, ""),
-                   kind=TOKEN_REQUEST_KINDS.get(name, PLAIN))
 
     def post_token(self, data: dict, headers: dict) -> dict:
         """RFC 6749 §5.1: a Bearer access token; §5.2: the provider's error, as ours."""
@@ -241,44 +251,41 @@ class OIDCClient:
 
     # == Step 9: the ID token ===================================================================
     def validate_id_token(self, id_token: str | None, nonce: str | None,
-                          trace: dict | None = None) -> dict:
+                          trace: dict | None = None, *, flow: str = "",
+                          refreshed: bool = False) -> dict:
         """OIDC Core §3.1.3.7: signature by a JWKS key (allowlisted alg), iss, aud/azp, exp,
-        iat, nonce, sub. Any failure raises; nothing is trusted before all pass."""
+        iat, nonce, sub. Any failure raises; nothing is trusted before all pass.
+        ``refreshed``: it came from a refresh (§12.2), which has no nonce of its own."""
         e, a = self.events, self.actor
         if not id_token:
             raise InvalidToken("The token response has no id_token (was 'openid' requested?).")
-        e.step(a, Step.ID_TOKEN)
+        e.step(a, Step.ID_TOKEN, flow=flow or (trace or {}).get("flow", ""),
+               context="the refreshed ID token" if refreshed else "")
         expect = Expect(iss=self.provider.issuer, aud=self.provider.client_id, now=self.clock(),
                         leeway=LEEWAY, nonce=nonce, azp=self.provider.client_id,
                         require=("iat", "sub"))
         header, claims = verify_jwt(id_token, algorithms=ID_TOKEN_ALGORITHMS,
                                     key_for_kid=self.jwks.key_for_kid, expect=expect)
-        e.show(a, "ID token header", json.dumps(header))
-        e.show(a, "ID token claims", json.dumps(claims))
-        e.check(a, f"signature verified with kid={header.get('kid')} from {self.jwks.jwks_uri} "
-                   f"(alg {header['alg']} is on the allowlist)")
-        checks = self.show_id_claims(claims, nonce)
+        e.show(a, "ID token header", dict(header))    # a dict: the narrator lists its members
+        e.show(a, "ID token claims", dict(claims))
+        e.check(a, f"signature verified with kid={header.get('kid')} (alg {header['alg']}, on the "
+                   "allowlist): the server signed with its private key; its JWKS "
+                   f"({self.jwks.jwks_uri}) publishes only the public half")
+        checks = id_claim_checks(claims, nonce, self.clock(), refreshed)
+        for name, detail in checks:
+            why = "" if name == "nonce" and nonce is None else f" — {CLAIM_WHY[name]}"
+            e.check(a, f"{name:<5} {detail}{why}")
         if trace is not None:
             trace.update(id_header=header, id_claims=claims, kid=header.get("kid"),
                          checks=checks, jwks_uri=self.jwks.jwks_uri)
         return claims
 
-    def show_id_claims(self, claims: dict, nonce: str | None) -> list:
-        """What the learner reads after ``verify_jwt`` passed: each claim and why it is fine."""
-        now = self.clock()
-        checks = [("iss", claims["iss"]), ("aud", claims["aud"]),
-                  ("exp", f"in {human_duration(claims['exp'] - now)}"),
-                  ("iat", f"{human_duration(now - claims['iat'])} ago"),
-                  ("nonce", "matches" if nonce is not None else "not sent"), ("sub", claims["sub"])]
-        for name, detail in checks:
-            self.events.check(self.actor, f"{name:<5} {detail}")
-        return checks
-
     # == Steps 6–9 together: what the web app and the CLI call ====================================
     def complete(self, params: dict, pending: PendingLogins, browser: str) -> LoginResult:
         req, code = self.check_callback(params, pending, browser)
         tokens = self.exchange_code(code, req)
-        claims = self.validate_id_token(tokens.get("id_token"), req.nonce, req.trace)
+        claims = self.validate_id_token(tokens.get("id_token"), req.nonce, req.trace,
+                                        flow=req.flow)
         self.narrate_tokens(tokens)
         return LoginResult(tokens, claims, req)
 
@@ -305,7 +312,7 @@ class OIDCClient:
                                                "refresh_token": refresh_token})
         tokens = self.post_token(data, headers)
         if tokens.get("id_token"):
-            claims = self.validate_id_token(tokens["id_token"], None)
+            claims = self.validate_id_token(tokens["id_token"], None, refreshed=True)
             if id_claims and claims.get("sub") != id_claims.get("sub"):
                 raise ClaimMismatch("A refreshed ID token names another user (OIDC Core §12.2).")
         return tokens
@@ -322,6 +329,60 @@ class OIDCClient:
 
     def logout_url(self, return_to: str) -> str | None:
         return end_session_url(self.provider, self.metadata, return_to)
+
+
+# == what the console says: module functions, so the client class stays about the protocol ====
+
+def narrate_pkce_secrets(e: EventBus, a: str, req: AuthRequest):
+    """Step 2: the verifier stays here; only its hash (the challenge) will travel."""
+    e.step(a, Step.PKCE_SECRETS, flow=req.flow)
+    e.show(a, "code_verifier ", req.verifier, "random, 256 bits; stays here, never sent yet")
+    e.show(a, "SHA-256(verifier)", req.trace["digest_hex"][:32] + "…")
+    e.show(a, "code_challenge", req.challenge, "= BASE64URL(SHA-256(verifier)), safe to send")
+    bound = "bound to this browser" if req.browser else "known only to this login"
+    e.show(a, "state         ", req.state, f"anti-CSRF, single use, {bound}")
+    e.show(a, "nonce         ", req.nonce, "must come back inside the ID token")
+
+
+def narrate_redirect(e: EventBus, a: str, req: AuthRequest, params: dict, endpoint: str):
+    """Step 3: a web app redirects the browser (302); a native app has no page to redirect
+    from, so it opens the URL in a browser, or prints it (RFC 8252 §4.1)."""
+    e.step(a, Step.REDIRECT, flow=req.flow)
+    for name, value in params.items():
+        e.show(a, f"  {name}", value, PARAM_NOTES.get(name, ""))
+    if req.browser:
+        e.say("browser", f"302 → {endpoint}?…")
+    else:
+        e.say(a, f"no redirect: the {a} opens this URL in a browser, or prints it to open by "
+                 f"hand → {endpoint}?…")
+
+
+def narrate_token_request(e: EventBus, a: str, endpoint: str, shown: dict):
+    """Step 7: the code and the verifier; a confidential client adds its secret (masked)."""
+    e.say(a, f"POST {endpoint}")
+    for name, value in shown.items():
+        e.show(a, f"  {name}", value, TOKEN_REQUEST_NOTES.get(name, ""),
+               kind=TOKEN_REQUEST_KINDS.get(name, PLAIN))
+    if "client_secret" in shown or "Authorization" in shown:
+        e.say(a, "a confidential client: it authenticates with its client secret (masked "
+                 "here), which it keeps on its server; the code_verifier proves the rest")
+    else:
+        e.say(a, "no client_secret: this is a public client; PKCE is what proves it is the "
+                 "same client")
+
+
+def id_claim_checks(claims: dict, nonce: str | None, now: float, refreshed: bool) -> list:
+    """What the learner reads after ``verify_jwt`` passed: (claim, what it said)."""
+    if nonce is not None:
+        said = "matches the one this login sent"
+    elif refreshed and "nonce" in claims:
+        said = REFRESHED_NONCE
+    else:
+        said = "none sent, so none to match"
+    return [("iss", claims["iss"]), ("aud", claims["aud"]),
+            ("exp", f"in {human_duration(claims['exp'] - now)}"),
+            ("iat", f"{human_duration(now - claims['iat'])} ago"),
+            ("nonce", said), ("sub", claims["sub"])]
 
 
 def end_session_url(provider, metadata: dict, return_to: str) -> str | None:

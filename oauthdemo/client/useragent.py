@@ -149,6 +149,8 @@ class ScriptedBrowser:
         if index is None:
             raise LoginFailed(f"no login button for demo user {user!r}")
         consent = self.submit(page, index)
+        if consent.status == 303 and consent.location:   # post/redirect/get to the consent page
+            consent = self.get(urllib.parse.urljoin(consent.url, consent.location))
         if consent.status != 200:
             raise LoginFailed(f"login answered {consent.status}: {consent.text[:300]}")
         decision = ("decision", "allow" if allow else "deny")

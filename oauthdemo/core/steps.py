@@ -36,7 +36,7 @@ class Step(enum.Enum):
         ("RFC 6749 §4.1.2", RFC + "rfc6749#section-4.1.2"),
         ("RFC 6749 §10.12", RFC + "rfc6749#section-10.12"),
         ("RFC 9207 §2", RFC + "rfc9207#section-2")))
-    TOKEN_REQUEST = (7, "The token exchange (server to server, no browser)", (
+    TOKEN_REQUEST = (7, "The token exchange (no browser)", (
         ("RFC 6749 §4.1.3", RFC + "rfc6749#section-4.1.3"),
         ("RFC 7636 §4.5", RFC + "rfc7636#section-4.5")))
     PKCE_CHECK = (8, "The authorization server's PKCE check", (

@@ -37,8 +37,12 @@ PROBE_TIMEOUT = 2                 # looking for a demo already running on --idp-
 def log_in(cfg: Settings, opts: LoopbackOptions, events: EventBus, *, save: bool = False,
            keys=None) -> Outcome:
     """Steps 1–9 from the terminal; ``keys`` signs for an embedded server started here."""
-    with native_client(cfg, events, keys) as client:
-        events.step(ACTOR, Step.LOGIN, context="the CLI, a native app with a loopback redirect")
+    with native_client(cfg, events, keys) as (client, elsewhere):
+        state = client.reserve_state()   # made first, so that Step 1 carries this login's tag
+        events.step(ACTOR, Step.LOGIN, flow=state[:6],
+                    context="the CLI, a native app with a loopback redirect")
+        if elsewhere:
+            events.say(ACTOR, elsewhere)
         params, pending = catch_callback(client, opts)
         result = client.complete(params, pending, browser="")
         user = user_of(result.id_claims)
@@ -50,7 +54,7 @@ def log_in(cfg: Settings, opts: LoopbackOptions, events: EventBus, *, save: bool
 
 def refresh(cfg: Settings, events: EventBus, keys=None) -> Outcome:
     """``login --refresh``: new tokens for the saved refresh token, without a browser."""
-    with native_client(cfg, events, keys) as client:
+    with native_client(cfg, events, keys) as (client, _):
         return tokencache.refresh_saved(client, tokencache.token_cache_path())
 
 
@@ -66,7 +70,8 @@ def announce(events: EventBus, line: str):
 
 @contextlib.contextmanager
 def native_client(cfg: Settings, events: EventBus, keys=None):
-    """The CLI's OIDC client; an embedded server started for it stops when the command ends."""
+    """(the CLI's OIDC client, where the server's steps are told); an embedded server started
+    for it stops when the command ends."""
     provider, server = native_provider(cfg, events, keys)
     try:
         client = OIDCClient.discover(provider, events=events, actor=ACTOR)
@@ -74,11 +79,20 @@ def native_client(cfg: Settings, events: EventBus, keys=None):
             # A demo found running: for this whole command trust only the key it was shown
             # to hold (running_embedded), so it cannot switch to a key of its own later.
             client.pin_key(cached_public_key(key_cache_path()))
-        yield client
+        yield client, steps_elsewhere(provider, server)
     finally:
         if server is not None:
             server.shutdown()
             server.server_close()
+
+
+def steps_elsewhere(provider: Provider, server) -> str:
+    """Which steps this terminal does not show: the server's, unless it runs in this process."""
+    if server is not None:
+        return ""
+    if provider.kind == "embedded":
+        return "Steps 4, 5 and 8 happen at the authorization server: see the demo's console"
+    return f"Steps 4, 5 and 8 happen at the provider ({provider.issuer}), out of sight"
 
 
 def native_provider(cfg: Settings, events: EventBus, keys=None) -> tuple:

@@ -39,6 +39,8 @@ BIND_HOST = "127.0.0.1"           # loopback only: nothing else on the network c
 DEFAULT_TIMEOUT = 120             # seconds to wait for the browser
 TTY_TICK = 1.0                    # the countdown on a terminal is redrawn every second
 PLAIN_INTERVAL = 30               # elsewhere (a log, CI) a plain line every 30 seconds
+PAGE_ASSETS = frozenset(httpkit.STATIC_FILES)   # what the "close this window" page loads
+ASSET_GRACE = 5.0                 # seconds the server stays up for them once the login moved on
 
 
 # == the one-shot loopback server =============================================================
@@ -58,6 +60,9 @@ class CallbackCatcher:
         self.params = None
         self.arrived = threading.Event()
         self.lock = threading.Lock()
+        self.page_in_browser = False          # the callback's page went to a real browser
+        self.assets_wanted = set(PAGE_ASSETS)
+        self.assets_served = threading.Event()
 
     def claim(self, params: dict) -> str:
         state = params.get("state")
@@ -69,12 +74,20 @@ class CallbackCatcher:
             self.params = dict(params)
             return "claimed"
 
+    def served(self, path: str):
+        """One of the page's stylesheet and script went out."""
+        with self.lock:
+            self.assets_wanted.discard(path)
+            if not self.assets_wanted:
+                self.assets_served.set()
+
 
 class LoopbackHandler(httpkit.BaseHandler):
     """GET /callback and nothing else; every page says what happened, every value escaped."""
 
     routes = {("GET", CALLBACK_PATH): "callback"}
     claimed = False   # this request carried the login's callback
+    asset = None      # this request asked for the page's stylesheet or script
 
     @property
     def catcher(self) -> CallbackCatcher:
@@ -89,6 +102,7 @@ class LoopbackHandler(httpkit.BaseHandler):
             return self.page(410, "Already received", "You can close this window",
                              "This login's callback has already arrived.", "")
         self.claimed = True
+        self.catcher.page_in_browser = "text/html" in req.headers.get("Accept", "")
         return self.page(200, "Login received", "You can close this window",
                          *self.outcome(req.query))
 
@@ -110,12 +124,18 @@ class LoopbackHandler(httpkit.BaseHandler):
                          "The login in your terminal is still waiting; this request was ignored.",
                          f"{err.error}: {err.description}")
 
+    def route(self, method: str, path: str, query: dict):
+        self.asset = path if path in PAGE_ASSETS else None
+        return super().route(method, path, query)
+
     def send(self, resp, head_only: bool = False):
         try:
             super().send(resp, head_only)
         finally:
             if self.claimed:
                 self.catcher.arrived.set()   # only now: the page is out before the command ends
+            if self.asset and resp.status == 200:
+                self.catcher.served(self.asset)
 
 
 class LoopbackServer:
@@ -133,7 +153,21 @@ class LoopbackServer:
         self.port = self.server.server_address[1]
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        """The login moves on at once. A browser that got the page asks for its stylesheet
+        and script a moment later: the server stays up (in the background) until they are
+        out, or ASSET_GRACE passes, so the page is styled rather than bare HTML."""
+        if exc_type is None and self.catcher.page_in_browser:
+            threading.Thread(target=self.close_after_assets, name="loopback-assets",
+                             daemon=True).start()
+        else:
+            self.close()
+
+    def close_after_assets(self):
+        self.catcher.assets_served.wait(ASSET_GRACE)
+        self.close()
+
+    def close(self):
         self.server.shutdown()
         self.server.server_close()
 

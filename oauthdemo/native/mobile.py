@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from oauthdemo.client.explain import human_duration
-from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.transport import http_json
 from oauthdemo.core.errors import OAuth2Error, ProviderBadResponse
 from oauthdemo.core.events import PLAIN, TOKEN, EventBus
@@ -29,7 +29,10 @@ HANDOFF_NOTES = {
     "code_verifier": "the app's PKCE secret, revealed only now, to its own backend",
     "redirect_uri": "the backend checks it is a loopback /callback, then repeats it",
     "nonce": "the backend checks the ID token carries it",
+    "flow": "only this login's tag, so the demo's console labels the backend's steps alike",
 }
+ELSEWHERE = ("Steps 4, 5 and 8 happen at the authorization server, and the backend's Steps 7 "
+             "and 9 at the backend: see the demo's console")
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,16 @@ class MobileSession:
 
 def log_in(backend_url: str, opts: LoopbackOptions, events: EventBus) -> MobileSession:
     """The thin client: no secret; it makes the PKCE pair and lets the backend redeem the code."""
-    events.step(ACTOR, Step.LOGIN, context="the mobile app, through its backend")
+    state = new_state()   # made first, so that Step 1 carries this login's tag
+    events.step(ACTOR, Step.LOGIN, flow=state[:6], context="the mobile app, through its backend")
+    events.say(ACTOR, ELSEWHERE)
     client, config = mobile_client(backend_url, events)
+    client.reserve_state(state)
     opts = dataclasses.replace(opts, scope=config.get("scope") or opts.scope)
     params, pending = catch_callback(client, opts)
     req, code = client.check_callback(params, pending, browser="")
     answer = hand_code_to_backend(backend_url, code, req, events)
-    call_backend_api(backend_url, answer["session_token"], events)
+    call_backend_api(backend_url, answer["session_token"], events, flow=req.flow)
     return MobileSession(answer.get("user_info") or {}, answer["session_token"],
                          int(answer.get("expires_in") or 0))
 
@@ -80,7 +86,7 @@ def hand_code_to_backend(backend_url: str, code: str, req, events: EventBus) -> 
     """Step 7 through the backend: the app reveals its verifier to its own backend only."""
     events.step(ACTOR, Step.TOKEN_REQUEST, flow=req.flow, context="via the backend")
     fields = {"code": code, "code_verifier": req.verifier, "redirect_uri": req.redirect_uri,
-              "nonce": req.nonce}
+              "nonce": req.nonce, "flow": req.flow}
     events.say(ACTOR, f"POST {backend_url}/auth/exchange")
     for name, value in fields.items():
         events.show(ACTOR, f"  {name}", value, HANDOFF_NOTES[name],
@@ -98,9 +104,10 @@ def hand_code_to_backend(backend_url: str, code: str, req, events: EventBus) -> 
     return answer
 
 
-def call_backend_api(backend_url: str, session_token: str, events: EventBus):
+def call_backend_api(backend_url: str, session_token: str, events: EventBus, flow: str = ""):
     """Step 10 through the backend: its protected API, with the backend's own token."""
-    events.step(ACTOR, Step.PROTECTED_API, context="the backend's, with its session token")
+    events.step(ACTOR, Step.PROTECTED_API, flow=flow,
+                context="the backend's, with its session token")
     events.say(ACTOR, f"GET {backend_url}/api/me")
     events.show(ACTOR, "  Authorization", session_token,
                 "as 'Bearer <session_token>', RFC 6750 §2.1", kind=TOKEN)

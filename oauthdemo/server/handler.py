@@ -41,6 +41,28 @@ def scope_items(scope: str) -> Markup:
                            for s in scope.split())
 
 
+def display_name(clients, client) -> str:
+    """What the user sees on the login and consent pages: the name the app's developer
+    registered for people to read (as Auth0 shows an application's name), not our own
+    description of the client ("public, PKCE"), which is for developers."""
+    names = {clients.web_client_id: "OAuth PKCE Demo",
+             clients.native_client_id: "OAuth PKCE Demo CLI",
+             clients.backend_client_id: "OAuth PKCE Demo mobile app"}
+    return names.get(client.client_id) or client.name.split(" (")[0]
+
+
+def endpoint_items(metadata: dict, discovery_url: str, get_paths: set) -> Markup:
+    """The home page's list: each endpoint by its metadata name; a link where a browser
+    can GET it (the others take POST), the discovery document first."""
+    rows = [("discovery document", discovery_url)]
+    rows += [(name, url) for name, url in metadata.items()
+             if name != "issuer" and str(url).startswith("http")]
+    kind = {True: "", False: "_post"}
+    return Markup("").join(
+        partial(f"as_endpoint{kind[urllib.parse.urlsplit(url).path in get_paths]}.html",
+                name=name, url=url) for name, url in rows)
+
+
 def on_to_the_client(redirect_uri: str) -> str:
     """CSP form-action of the consent page and its redirect: our own origin, then the
     client's, where the browser goes with the code."""
@@ -56,6 +78,7 @@ class AuthServerHandler(httpkit.BaseHandler):
         ("GET", "/.well-known/jwks.json"): "jwks",
         ("GET", "/authorize"): "authorize",
         ("POST", "/authorize/login"): "login",
+        ("GET", "/authorize/consent"): "consent_page",
         ("POST", "/authorize/consent"): "consent",
         ("POST", "/oauth/token"): "token",
         ("GET", "/userinfo"): "userinfo",
@@ -73,8 +96,10 @@ class AuthServerHandler(httpkit.BaseHandler):
 
     # -- pages ---------------------------------------------------------------------------
     def home(self, req):
-        urls = [u for u in self.auth.metadata().values() if str(u).startswith("http")]
-        rows = Markup("").join(partial("as_endpoint.html", url=u) for u in urls)
+        get_paths = {path for method, path in self.routes if method == "GET"}
+        rows = endpoint_items(self.auth.metadata(),
+                              self.auth.site.url("/.well-known/openid-configuration"),
+                              get_paths)
         return render("as_home.html", title="Embedded authorization server",
                       issuer=self.auth.issuer, endpoints=rows)
 
@@ -105,18 +130,29 @@ class AuthServerHandler(httpkit.BaseHandler):
     def login_page(self, txn: Transaction) -> Response:
         buttons = user_buttons(txn, self.auth.authorization.form_token(txn))
         return render("as_login.html", title="Log in · embedded authorization server",
-                      client_name=txn.client.name, client_id=txn.client.client_id,
+                      client_name=display_name(self.auth.clients, txn.client),
+                      client_id=txn.client.client_id,
                       buttons=buttons, challenge=txn.challenge, issuer=self.auth.issuer)
 
     def login(self, req):
-        """Step 5: the user chose an account; now ask for consent."""
+        """Step 5: the user chose an account; now ask for consent. 303 to the consent page
+        (post/redirect/get): Back or reload never posts the login form again."""
         endpoint, form = self.auth.authorization, req.form()
         txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
         txn = endpoint.log_in(txn, form.get("user", ""))
+        return httpkit.redirect("/authorize/consent?" + urllib.parse.urlencode(
+            {"txn": txn.txn_id}), 303)
+
+    def consent_page(self, req):
+        """The consent form, for the browser that logged in to this request; its POST is
+        checked (form token) like the login form's."""
+        endpoint = self.auth.authorization
+        txn = endpoint.awaiting_consent(req.query.get("txn", ""), req.browser_id(BROWSER_COOKIE))
         user = DEMO_USERS[txn.user]
         return render("as_consent.html", title="Authorize · embedded authorization server",
                       form_action=on_to_the_client(txn.redirect_uri),
-                      client_name=txn.client.name, user_name=user["name"],
+                      client_name=display_name(self.auth.clients, txn.client),
+                      user_name=user["name"],
                       user_email=user["email"], scopes=scope_items(txn.scope), txn=txn.txn_id,
                       form_token=endpoint.form_token(txn), redirect_uri=txn.redirect_uri)
 

@@ -51,6 +51,7 @@ class CodeRecord(Record):   # immutable: see core.records
     expires: float
     used: bool = False
     grant_id: str | None = None
+    flow: str = ""                 # the request's state, first characters: the console's tag
 
 
 @dataclass

@@ -96,6 +96,7 @@ class CodeGrant:
         self.store, self.tokens, self.revocation = store, tokens, revocation
         self.clock = clock
         self.events = events or EventBus()
+        self.quiet_flows: set = set()   # the attack lab's set-up redemptions: no Step 8 replay
 
     def redeem(self, client, params: dict) -> dict:
         code = params.get("code")
@@ -138,8 +139,9 @@ class CodeGrant:
             self.events.check(AS, "code_verifier is not 43–128 unreserved characters", ok=False)
             raise InvalidRequest("code_verifier is malformed (RFC 7636 §4.1).")
         recomputed, ok = pkce.recompute_and_compare(verifier, record.challenge)
-        self.events.step(AS, Step.PKCE_CHECK)
-        self.events.emit(PkceChecked(AS, verifier, record.challenge, recomputed, ok))
+        if record.flow not in self.quiet_flows:
+            self.events.step(AS, Step.PKCE_CHECK, flow=record.flow)
+            self.events.emit(PkceChecked(AS, verifier, record.challenge, recomputed, ok))
         self.store.record_pkce(PkceRecord(record.challenge, verifier, recomputed, ok,
                                           self.clock()))
         if not ok:

@@ -23,6 +23,7 @@ lines), which the console narrates; the page (``teaching.labpage``) draws the re
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -34,9 +35,10 @@ import pkce
 
 from oauthdemo.core.errors import (DemoError, InvalidRequest, ProviderBadResponse, ProviderUnreachable,
                                    as_oauth2)
-from oauthdemo.core.events import AttackStarted
+from oauthdemo.core.events import AttackStarted, EventBus
 from oauthdemo.core.jose import b64url_encode, decode_unverified
 from oauthdemo.core.text import abbreviate, mask_secret
+from oauthdemo.client.oidc import OIDCClient
 from oauthdemo.client.pending import AuthRequest
 from oauthdemo.client.transport import http_json
 from oauthdemo.core.tables import BoundedTable
@@ -194,6 +196,36 @@ class AttackLab:
         return self.app.client
 
     @property
+    def own_client(self):
+        """The app's client as the attacker uses it for the set-up (its own logins, a code
+        redeemed once): on a silent bus, so the console gets one summary line instead of
+        Steps 2–9 replayed under "your app". The checks under attack use ``client``."""
+        c = self.client
+        return OIDCClient(c.provider, c.metadata, transport=c.transport, events=EventBus(),
+                          clock=c.clock, actor=ACTOR)
+
+    @contextlib.contextmanager
+    def quiet_at_server(self, req: AuthRequest):
+        """The embedded server tells this set-up's steps (4 and 5 of a login, 8 of a code
+        redeemed as the app would) to nobody; the attack itself is told in full."""
+        server = self.app.auth_server
+        quiet = ((server.authorization.quiet_flows, server.code_grant.quiet_flows)
+                 if self.embedded else ())
+        for flows in quiet:
+            flows.add(req.flow)
+        try:
+            yield
+        finally:
+            for flows in quiet:
+                flows.discard(req.flow)
+
+    def redeem_as_the_app(self, stolen: StolenCode, what: str) -> dict:
+        """A set-up redemption (the code used once, as the app would): one line, no replay."""
+        self.say(f"set-up: {what} (Steps 7 and 8 as usual, not repeated here)")
+        with self.quiet_at_server(stolen.request):
+            return self.own_client.exchange_code(stolen.code, stolen.request)
+
+    @property
     def embedded(self) -> bool:
         return self.app.auth_server is not None
 
@@ -271,11 +303,12 @@ class AttackLab:
 
     def scripted_login(self, user: str, browser_id: str, pending: bool = False) -> StolenCode:
         """Log in at the embedded server as ``user`` and keep the callback's code unfetched."""
-        req = self.client.begin(self.redirect_uri, browser=browser_id, scope=self.app.scope)
+        req = self.own_client.begin(self.redirect_uri, browser=browser_id, scope=self.app.scope)
         if pending:
             self.app.pending.add(req)
         try:
-            callback = ScriptedBrowser().login_at_provider(req.url, user=user)
+            with self.quiet_at_server(req):
+                callback = ScriptedBrowser().login_at_provider(req.url, user=user)
         except OSError as err:      # URLError and timeouts: the server is not answering
             raise ProviderUnreachable(f"The lab could not reach {req.url}: {err}") from err
         except LoginFailed as err:
@@ -285,8 +318,9 @@ class AttackLab:
             raise ProviderBadResponse("The lab's scripted login came back without a code: "
                                       f"{params.get('error', 'no error either')}.")
         req.trace["callback"] = params
-        self.say(f"intercepts the redirect to {req.redirect_uri}: code "
-                 f"{abbreviate(params['code'])} (the app never sees it)")
+        self.say(f"set-up: logs in as {user} (Steps 2–5 as usual, not repeated here) and "
+                 f"intercepts the redirect to {req.redirect_uri}: code "
+                 f"{abbreviate(params['code'])}, never seen by the app")
         return StolenCode(params["code"], req, f"a login the lab ran as {user}",
                           self.app.clock())
 
@@ -297,7 +331,7 @@ class AttackLab:
         stolen = self.steal_code(browser)
         if stolen is None:
             return None, "Log in first: this attack tampers with a real ID token."
-        fresh = self.client.exchange_code(stolen.code, stolen.request)
+        fresh = self.redeem_as_the_app(stolen, "that code is redeemed for a real ID token")
         return fresh.get("id_token"), f"a fresh ID token from {stolen.how}"
 
     # -- running ----------------------------------------------------------------------------
@@ -365,7 +399,7 @@ def attack_code_replay(lab: AttackLab, *, browser: str = "", tokens: dict | None
     stolen = lab.steal_code(browser)
     if stolen is None:
         return needs_code(spec)
-    first = lab.client.exchange_code(stolen.code, stolen.request)   # the app, legitimately
+    first = lab.redeem_as_the_app(stolen, "the code is redeemed once, as the app would")
     lab.say("replays the same token request: same code, same verifier")
     result = token_attack(lab, spec, stolen, {},
                           f"The app redeemed the code from {stolen.how}; then replay the "
@@ -530,7 +564,8 @@ def attacker_callback(lab: AttackLab) -> tuple:
     if lab.embedded:
         stolen = lab.scripted_login(ATTACKER_USER, attacker_browser, pending=True)
         return stolen.request.trace["callback"], f"their own login as {ATTACKER_USER}"
-    req = lab.client.begin(lab.redirect_uri, browser=attacker_browser, scope=lab.app.scope)
+    req = lab.own_client.begin(lab.redirect_uri, browser=attacker_browser, scope=lab.app.scope)
+    lab.say("set-up: the attacker starts a login of its own (Steps 2 and 3, not repeated here)")
     lab.app.pending.add(req)
     # Against a real provider the lab cannot log the attacker in; the state is real, and
     # the app checks state before it ever looks at the code.

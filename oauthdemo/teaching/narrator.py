@@ -8,12 +8,21 @@ so each line says who is acting (the browser, your app, the authorization server
 and shows the value that really went over the wire. Tokens are abbreviated unless
 ``--show-tokens``; client secrets are never printed. Colour is used only on a
 terminal and never when NO_COLOR is set (https://no-color.org).
+
+Every line fits the terminal (``shutil.get_terminal_size`` on a TTY, else PIPE_WIDTH): a
+long line wraps at spaces, or inside a token that cannot fit, with a hanging indent under
+the message column, so the actor column stays unbroken. Decoded JSON (the ID token's header
+and claims) is shown one member per line.
 """
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
 import sys
 import threading
+import unicodedata
 
 from oauthdemo.core.events import (TOKEN, Announced, AttackStarted, Checked, Event,
                                    PkceChecked, Said, Shown, StepStarted, TokenIssued, CodeIssued)
@@ -32,6 +41,73 @@ ACTORS = {
     "attacker": "31",              # red
 }
 ACTOR_WIDTH = max(len(a) for a in ACTORS)
+MESSAGE_COLUMN = 2 + ACTOR_WIDTH + 3     # "  " actor " │ ": where each message starts
+PIPE_WIDTH = 100          # columns when the console is not a terminal (a pipe, a file)
+HEADING_MAX = 100         # a heading's rule stops here on a very wide terminal
+MIN_TEXT = 20             # columns of text a line keeps, however narrow the terminal
+HANG = 2                  # a continuation line's extra indent
+WORDS = re.compile(r"(\s*)(\S+)")
+
+
+def cells(text: str) -> int:
+    """Columns a printable text takes: wide (East Asian) characters two, combining ones none."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def cut(text: str, columns: int) -> tuple:
+    """(head, rest): the longest head of ``text`` within ``columns`` (at least a character)."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += cells(ch)
+        if used > columns and i > 0:
+            return text[:i], text[i:]
+    return text, ""
+
+
+def wrap(text: str, first: int, rest: int, keep: str = "") -> list:
+    """Greedy word wrap: the first line holds ``first`` columns, the others ``rest``. The
+    first line keeps its leading spaces; a word that fits on no line is broken, from where
+    the line it starts on has room, unless it is meant to be copied or opened whole (a URL,
+    or ``keep``: a token shown in full): that one overflows, and the terminal wraps it."""
+    lines, line, room = [], "", first
+    for space, word in WORDS.findall(text):
+        if cells(line + space + word) <= room:
+            line += space + word
+        elif cells(word) <= rest and line.strip():
+            lines.append(line)
+            line, room = word, rest
+        elif keep and word == keep:        # after its label: "access_token = eyJ…"
+            line += space + word
+        elif "://" in word and line.strip():   # a URL starts a line of its own
+            lines.append(line)
+            line, room = word, rest
+        elif "://" in word:
+            line += space + word
+        else:
+            if room - cells(line + space) >= 2:
+                line += space
+            else:
+                lines.append(line)
+                line, room = "", rest
+            line, room = hard_break(lines, line, word, room, rest)
+    return [*lines, line]
+
+
+def hard_break(lines: list, line: str, word: str, room: int, rest: int) -> tuple:
+    """Appends full lines of ``line + word`` to ``lines``; returns the last (line, room)."""
+    while True:
+        head, word = cut(word, room - cells(line))
+        if not word:
+            return line + head, room
+        lines.append(line + head)
+        line, room = "", rest
+
+
+def json_member(value) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def wants_colour(stream) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
@@ -42,8 +118,9 @@ class Narrator:
     """Writes the numbered story to a stream; safe to call from many threads."""
 
     def __init__(self, stream=None, *, colour: bool | None = None, show_tokens: bool = False,
-                 quiet: bool = False):
+                 quiet: bool = False, width: int | None = None):
         self.stream = stream if stream is not None else sys.stdout
+        self._width = width
         self.colour = wants_colour(self.stream) if colour is None else colour
         self.show_tokens = show_tokens
         self.quiet = quiet
@@ -52,6 +129,16 @@ class Narrator:
         self.fancy = "utf" in enc
 
     # -- low level -------------------------------------------------------------------
+    @property
+    def width(self) -> int:
+        """Columns to fit: the ``width`` given, the terminal's (asked each time: it may be
+        resized), or PIPE_WIDTH when the console is not a terminal."""
+        if self._width:
+            return self._width
+        if getattr(self.stream, "isatty", lambda: False)():
+            return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
+        return PIPE_WIDTH
+
     # Sanitise first, colour last: _paint is applied only to text that is already printable
     # (our own marks, actor names, headings). Painting before the sanitiser ran made it
     # mangle our own colour codes on every ✔ and ✘ line.
@@ -59,7 +146,8 @@ class Narrator:
         return f"\033[{sgr}m{text}\033[0m" if self.colour else text
 
     def _write(self, text: str, force: bool = False):
-        """One line that is already printable (and maybe painted): callers sanitise first."""
+        """Lines that are already printable (and maybe painted): callers sanitise first. The
+        lines of one message are written at once, never between another thread's."""
         if self.quiet and not force:
             return
         if not self.fancy:
@@ -91,7 +179,17 @@ class Narrator:
         value = e.value
         if e.kind == TOKEN:
             value = self.token(value)   # a SECRET was masked when the event was made
-        self._value(e.actor, e.label, value, e.note)
+        if isinstance(value, dict) and value:
+            self._members(e.actor, e.label, value, e.note)
+        else:
+            self._value(e.actor, e.label, value, e.note, e.kind == TOKEN and self.show_tokens)
+
+    def _members(self, actor: str, label: str, value: dict, note: str = ""):
+        """Decoded JSON, one member per line under its label: "name": value."""
+        rows = self._rows(actor, f"{label}   ({note})" if note else label)
+        for name, member in value.items():
+            rows += self._rows("", f"  {json_member(name)}: {json_member(member)}")
+        self._write("\n".join(rows))
 
     def _checked(self, e: Checked):
         (self._ok if e.ok else self._fail)(e.actor, e.what)
@@ -124,45 +222,77 @@ class Narrator:
 
     # -- the story: event values arrive printable (core.events cleaned them once) ------------
     def _heading(self, label: str, title: str, flow: str = ""):
-        """A chapter heading: ── Step 2 of 10 · The PKCE secrets ──────── flow 9c1e"""
+        """A chapter heading ruled to the width: ── Step 2 of 10 · The PKCE secrets ── flow 9c1e
+        A title too long is cut (…), never the step or the flow tag."""
         tag = f" flow {flow}" if flow else ""
-        rule = "─" * max(4, 64 - len(title) - len(label))
-        line = f"── {label} · {title} {rule}{tag}"
-        self._write("")
-        self._write(self._paint(line, "1"))
+        width = min(self.width, HEADING_MAX)
+        head = f"── {label} · "
+        room = width - cells(head + tag) - 3          # " ──" at least after the title
+        if cells(title) > room:
+            title = cut(title, room - 1)[0] + "…" if room > 1 else ""
+        line = f"{head}{title} "
+        line += "─" * max(2, width - cells(line + tag)) + tag
+        self._write("\n" + self._paint(line, "1"))
 
     def _say(self, actor: str, text: str):
         self._line(actor, text)
 
-    def _line(self, actor: str, body: str):
-        """One actor's line; ``body`` is already printable and may carry our coloured mark."""
-        name = self._paint(actor.rjust(ACTOR_WIDTH), ACTORS.get(actor, "0"))
-        self._write(f"  {name} │ {body}")
+    def _line(self, actor: str, body: str, mark: tuple = ("", "0"), tail: str = "",
+              keep: str = ""):
+        self._write("\n".join(self._rows(actor, body, mark, tail, keep)))
 
-    def _value(self, actor: str, label: str, value, note: str = ""):
-        tail = f"   ({note})" if note else ""
-        self._say(actor, f"{label} = {value}{tail}")
+    def _rows(self, actor: str, body: str, mark: tuple = ("", "0"), tail: str = "",
+              keep: str = "") -> list:
+        """One actor's message (already printable), wrapped to the width under the message
+        column; ``mark`` (text, SGR) starts it (✔, ✘), painted like the actor, last; ``tail``
+        (a note) ends the last line if it fits there, else starts a line of its own."""
+        mark_text, mark_sgr = mark
+        room = max(MIN_TEXT, self.width - cells(actor.rjust(ACTOR_WIDTH)) - 5)
+        hang = " " * (len(body) - len(body.lstrip(" ")) + (cells(mark_text) or HANG))
+        lines = wrap(mark_text + body, room, room - len(hang), keep)
+        last_room = room - (len(hang) if len(lines) > 1 else 0)
+        if cells(lines[-1] + tail) <= last_room:
+            lines[-1] += tail
+        elif tail:
+            lines += wrap(tail.strip(), room - len(hang), room - len(hang))
+        name = actor.rjust(ACTOR_WIDTH)
+        name = self._paint(name, ACTORS.get(actor, "0")) if actor else name
+        first = lines[0][len(mark_text):]
+        mark_text = self._paint(mark_text, mark_sgr) if mark_text else ""
+        return [f"  {name} │ {mark_text}{first}",
+                *(f"  {'':{ACTOR_WIDTH}} │ {hang}{line}" for line in lines[1:])]
+
+    def _value(self, actor: str, label: str, value, note: str = "", keep: bool = False):
+        """label = value   (note); ``keep``: the value is a token shown in full, to copy."""
+        self._line(actor, f"{label} = {value}", tail=f"   ({note})" if note else "",
+                   keep=str(value) if keep else "")
 
     def token(self, value: str) -> str:
         return abbreviate(value, self.show_tokens)
 
     def _ok(self, actor: str, text: str):
-        self._line(actor, self._mark("✔ ", "OK ", "32") + text)
+        self._line(actor, text, ("✔ " if self.fancy else "OK ", "32"))
 
     def _fail(self, actor: str, text: str):
-        self._line(actor, self._mark("✘ ", "FAIL ", "31") + text)
-
-    def _mark(self, fancy: str, plain: str, sgr: str) -> str:
-        return self._paint(fancy if self.fancy else plain, sgr)
+        self._line(actor, text, ("✘ " if self.fancy else "FAIL ", "31"))
 
     def banner(self, lines):
         """Start-up lines: printed even with --quiet, because they say where to go.
         One string per line: a newline inside one is shown as \\n, like any other."""
         self._lines([printable(line) for line in lines])
 
-    def _lines(self, lines):
+    def _lines(self, lines, sgr: str = ""):
+        """Lines shown even with --quiet, each wrapped: a continuation starts under the value
+        ("  Label      value"), or HANG columns in."""
+        width = max(MIN_TEXT, self.width)
         for line in lines:
-            self._write(line, force=True)
+            column = re.match(r"\s*(?:\S+ )*?\S+ {2,}(?=\S)|\s*", line).end()
+            hang = column if column != len(line) - len(line.lstrip()) else column + HANG
+            hang = min(hang, width - MIN_TEXT)
+            parts = wrap(line, width, width - hang)
+            parts[1:] = [" " * hang + part for part in parts[1:]]
+            self._write("\n".join(self._paint(part, sgr) if sgr else part for part in parts),
+                        force=True)
 
     def error(self, text: str):
-        self._write(self._paint(printable(text), "31"), force=True)
+        self._lines([printable(text)], "31")
