@@ -27,6 +27,7 @@ from oauthdemo.client.oidc import OIDCClient
 from oauthdemo.settings import Provider, Settings
 
 KEY_START_DELAY = 0.5     # seconds; see start_key_later()
+MAIN_THREAD_NAP = 0.2     # seconds; see run_until_ctrl_c()
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,9 @@ def run_until_ctrl_c(running: Running, cfg, narrator) -> int:
         if cfg.open_browser:
             open_in_background(running.app_url)
         while True:
-            time.sleep(3600)
+            # Short naps, not one long sleep: the kernel may deliver SIGTERM or SIGINT to any
+            # thread, and Python runs the handler only when the main thread next runs.
+            time.sleep(MAIN_THREAD_NAP)
     except KeyboardInterrupt:
         narrator.banner(["", GOODBYE])
     finally:
