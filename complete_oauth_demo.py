@@ -36,7 +36,7 @@ from oauthdemo.core.events import EventBus
 from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
 from oauthdemo.core.errors import DemoError, InvalidToken, OAuth2Error, as_oauth2
-from oauthdemo.core.steps import Step
+from oauthdemo.core.steps import THE_TEN, Step
 from oauthdemo.web.html import Markup, fill, partial
 from oauthdemo.web.httpkit import Request, Response, json_response, render
 from oauthdemo.client.oidc import OIDCClient, new_state
@@ -51,6 +51,9 @@ BROWSER_COOKIE_AGE = PENDING_TTL     # as long as the login it binds can wait fo
 SESSIONS_MAX = 1000                  # full: a new login gets a 503; no live session is pushed out
 SESSION_TTL = 8 * 3600               # idle time; each use of the session extends it
 LOGOUT_FORM = "logout"               # the purpose of the logout form's token (core.forms)
+# The home page's "What you will see": the ten steps, from the one table (core.steps).
+STEP_LIST = Markup("").join(Markup('<li><span class="step-label">{}</span> {}</li>').format(
+    step.label, step.title) for step in THE_TEN)
 LOGGED_OUT_COOKIE = "demo_logged_out"   # set by POST /logout: the page it ends on says so
 API_VIEW = "/api/protected/view"     # Step 10's answer as a page, for a browser
 
@@ -268,7 +271,8 @@ class DemoHandler(httpkit.BaseHandler):
         """The welcome page; just after a logout (its cookie), it says so, once."""
         page = render("home.html", title="OAuth 2.0 + PKCE, step by step",
                       notice=partial("logged_out_notice.html") if logged_out else "",
-                      step=Step.LOGIN.label, provider=self.app.client.provider.label,
+                      step=Step.LOGIN.label, steps=STEP_LIST,
+                      provider=self.app.client.provider.label,
                       issuer=self.app.client.provider.issuer)
         return page.delete_cookie(LOGGED_OUT_COOKIE) if logged_out else page
 
@@ -315,7 +319,9 @@ class DemoHandler(httpkit.BaseHandler):
 
     def login_refused(self, err: OAuth2Error) -> Response:
         self.events.check(APP, f"login refused: {err.error}: {err.description}", ok=False)
-        return app_error_page(err)
+        req = Request(self, self.command, *self.split_target())   # this callback, again
+        step = self.app.flows.refused(browser_of(req), req.query.get("state"), err)
+        return walkthrough.refused_page(err, step, ERROR_HINTS.get(err.error, ""))
 
     def logged_in(self, result) -> Response:
         session = self.app.new_session(result)

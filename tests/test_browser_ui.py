@@ -21,9 +21,9 @@ from .interop_support import require_or_skip
 from .test_walkthrough import console_flows
 
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:   # the test-only dependency is absent: the tests skip (or fail in CI)
-    sync_playwright = None
+    expect = sync_playwright = None
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -43,26 +43,20 @@ document.addEventListener("securitypolicyviolation", function (e) {
 """
 
 
-class BrowserUITest(unittest.TestCase):
-    """One browser, one logged-in user, the pages checked one behaviour per test."""
+class OneBrowser:
+    """A mixin for a test class: the demo and one Chromium for the whole class. The class's
+    ``set_up_pages`` opens what its tests share; any failure there closes everything."""
 
     @classmethod
     def setUpClass(cls):
         require_or_skip(sync_playwright is not None, "playwright is not installed")
         require_or_skip(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
         cls.running, cls.console = start_test_demo()
-        cls.problems = []
         cls.playwright = sync_playwright().start()
         try:
             cls.browser = cls.playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                          args=CHROMIUM_ARGS)
-            cls.context = cls.browser.new_context(viewport=WIDE)
-            cls.context.set_default_timeout(TIMEOUT_MS)
-            cls.context.expose_function("reportCspViolation",
-                                        lambda text: cls.problems.append("CSP: " + text))
-            cls.context.add_init_script(CSP_LISTENER)
-            cls.page = cls.watch(cls.context.new_page())
-            cls.log_in_by_clicking()
+            cls.set_up_pages()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -74,6 +68,21 @@ class BrowserUITest(unittest.TestCase):
             if thing is not None:
                 thing.close() if closing == "browser" else thing.stop()
         cls.running.stop()
+
+
+class BrowserUITest(OneBrowser, unittest.TestCase):
+    """One browser, one logged-in user, the pages checked one behaviour per test."""
+
+    @classmethod
+    def set_up_pages(cls):
+        cls.problems = []
+        cls.context = cls.browser.new_context(viewport=WIDE)
+        cls.context.set_default_timeout(TIMEOUT_MS)
+        cls.context.expose_function("reportCspViolation",
+                                    lambda text: cls.problems.append("CSP: " + text))
+        cls.context.add_init_script(CSP_LISTENER)
+        cls.page = cls.watch(cls.context.new_page())
+        cls.log_in_by_clicking()
 
     @classmethod
     def watch(cls, page):
@@ -150,12 +159,93 @@ class BrowserUITest(unittest.TestCase):
         self.assert_only_open(page, 7)
         self.assertIn("THE SECRET", page.locator("#step-7").text_content())
 
+    def test_keyboard_only_at_phone_width_moves_focus_to_the_details_and_back(self):
+        """At 360 px the details are far below the diagram: Enter on an arrow moves focus to
+        them, visibly, and their "Back to the diagram" link returns it to the arrow."""
+        page = self.page
+        page.set_viewport_size(NARROW)
+        self.addCleanup(page.set_viewport_size, WIDE)
+        self.open_walkthrough()
+        self.tab_to(page, "arrow-5")
+        page.keyboard.press("Enter")
+        self.assert_only_open(page, 5)
+        self.assertEqual(self.focused_id(page), "step-5")
+        self.assert_focus_visible_and_in_view(page)
+        page.keyboard.press("Tab")                # the panel's first stop: the way back
+        self.assertEqual(page.evaluate("document.activeElement.className"), "back-to-diagram")
+        page.keyboard.press("Enter")
+        self.assertEqual(self.focused_id(page), "arrow-5")
+        self.assert_focus_visible_and_in_view(page)
+        page.keyboard.press("Tab")
+        page.keyboard.press("Space")              # arrow 6, with Space like a button
+        self.assertEqual(self.focused_id(page), "step-6")
+
+    def tab_to(self, page, ident: str):
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            if self.focused_id(page) == ident:
+                return
+        self.fail(f"Tab never reached #{ident}")
+
+    def assert_focus_visible_and_in_view(self, page):
+        shown = page.evaluate("""() => {
+          const el = document.activeElement, box = el.getBoundingClientRect();
+          return [el.matches(":focus-visible"), getComputedStyle(el).outlineStyle,
+                  box.bottom > 0 && box.top < innerHeight];
+        }""")
+        self.assertEqual(shown[0], True, "the focused element does not match :focus-visible")
+        self.assertNotEqual(shown[1], "none", "the focused element has no outline")
+        self.assertTrue(shown[2], "the focused element is off screen")
+
     def test_pager_moves_between_steps(self):
         page = self.open_walkthrough()
         page.locator("#step-2 .step-nav", has_text="Step 3").click()
         self.assert_only_open(page, 3)
         self.assertTrue(page.url.endswith("#step-3"))
         self.assertEqual(self.focused_id(page), "step-3")
+        self.assert_focus_visible_and_in_view(page)   # a mouse click, but script moved focus
+
+    # -- copy buttons ------------------------------------------------------------------------------
+    def test_copy_buttons_copy_and_say_copied(self):
+        self.context.grant_permissions(["clipboard-read", "clipboard-write"],
+                                       origin=self.running.app_url)
+        self.addCleanup(self.context.clear_permissions)
+        page = self.open_walkthrough()
+        page.locator("#pkce-verifier + .copy-button").click()
+        verifier = page.locator("#pkce-verifier").text_content()
+        self.assertEqual(page.evaluate("navigator.clipboard.readText()"), verifier)
+        expect(page.locator("#copy-status[role=status]")).to_have_text("Copied")
+        page.locator("#arrow-3").click()          # the authorize URL, copied as one URL
+        page.locator("#step-3 pre.url + .copy-button").click()
+        url = page.evaluate("navigator.clipboard.readText()")
+        self.assertRegex(url, r"^http://(127\.0\.0\.1|localhost):\d+/authorize\?response_type=code&\S+$")
+        self.assertIn("code_challenge=" + page.locator("#pkce-challenge").text_content(), url)
+
+    def test_every_token_url_and_the_curl_command_has_a_copy_button(self):
+        page = self.open_walkthrough()
+        for target in ("#pkce-verifier", "#pkce-challenge", "#step-3 pre.url",
+                       "#step-9 details.reveal"):
+            self.assertEqual(page.locator(target + " + button.copy-button").count(),
+                             page.locator(target).count(), target)
+        box = page.locator("#step-9 details.reveal > code").first   # a revealed token scrolls
+        self.assertEqual(box.get_attribute("tabindex"), "0")
+        self.assertRegex(box.get_attribute("aria-label"), r"_token \(Step 9\), the whole value")
+        page.goto(self.running.app_url + "/")
+        page.get_by_text("Show the access token and a curl command").click()
+        curl = page.locator("details > pre + button.copy-button")
+        self.assertEqual(curl.get_attribute("aria-label"), "Copy the curl command")
+
+    def test_a_revealed_token_is_a_small_scrolling_box_at_phone_width(self):
+        page = self.page
+        page.set_viewport_size(NARROW)
+        self.addCleanup(page.set_viewport_size, WIDE)
+        page.goto(self.running.app_url + "/walkthrough#step-9")
+        page.locator("#step-9 details.reveal summary").first.click()
+        box = page.locator("#step-9 details.reveal > code").first
+        height, scrolls = box.evaluate("b => [b.getBoundingClientRect().height, "
+                                       "b.scrollHeight > b.clientHeight]")
+        self.assertLess(height, 200)
+        self.assertTrue(scrolls)
 
     def test_walkthrough_before_login_is_grey(self):
         context = self.browser.new_context(viewport=NARROW)

@@ -182,7 +182,11 @@ class TeachingPagesFillTest(unittest.TestCase):
         self.assertIn('id="step-10"', after.text)
         teaching = {n for n in template_names() if n.startswith(("partials/walk_", "partials/lab_"))}
         seldom = {"partials/lab_needs.html", "partials/lab_action_intercept.html",
-                  "partials/lab_action_login.html", "partials/lab_verdict_accepted.html"}
+                  "partials/lab_action_login.html", "partials/lab_verdict_accepted.html",
+                  # a refused login, and the lab with an external provider: filled (and
+                  # checked for placeholders) in tests/test_teaching_pages.py
+                  "partials/walk_failure.html", "partials/walk_after_failure.html",
+                  "partials/walk_refused.html", "partials/lab_code_source.html"}
         self.assertEqual(teaching - seldom - set(filled), set())   # seldom: PartialTest's cards
 
 

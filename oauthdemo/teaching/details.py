@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from oauthdemo.client.explain import PARAM_NOTES, check_status, describe_claim, human_duration
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS
-from oauthdemo.core.steps import Step
+from oauthdemo.client.oidc import DISCOVERY_PATH
+from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.server.users import DEMO_USERS
 from oauthdemo.teaching.fragments import (NOTHING, check_list, code, note, pre_lines, rows_table,
@@ -22,6 +23,43 @@ CLAIM_TIMES = {"exp": ("expires in {}", "expired {} ago"), "iat": ("issued in {}
 # The refresh token is the long-lived credential: it never goes to the browser, not even
 # behind a reveal widget on a teaching page (anything in the HTML is in the browser).
 NEVER_REVEALED = {"refresh_token": "kept on the server only: it never goes to the browser"}
+# A refused login, by its RFC error code: the error page's title, what the code means (one
+# sentence), and where to read more: the attack card that provokes it, and the rule.
+FAILURES = {
+    "access_denied": (
+        "You denied access",
+        "The user, or the authorization server, refused at consent: the server sent the "
+        "browser back with this error instead of a code, so nothing was shared.",
+        (("RFC 6749 §4.1.2.1", RFC + "rfc6749#section-4.1.2.1"),)),
+    "invalid_state": (
+        "This callback was refused",
+        "The callback's state is not one this app issued to this browser, unused and under "
+        "10 minutes old: a forged (login CSRF), replayed or stale callback is refused before "
+        "its code is used.",
+        (("Attack (d): a forged callback", "/attacks#attack-d"),
+         ("RFC 6749 §10.12", RFC + "rfc6749#section-10.12"))),
+    "invalid_issuer": (
+        "The callback names another server",
+        "The callback's iss is not the authorization server this login went to, so the code "
+        "may come from another server (a mix-up attack).",
+        (("RFC 9207 §2.4", RFC + "rfc9207#section-2.4"),)),
+    "invalid_grant": (
+        "The code was refused at the token endpoint",
+        "The authorization server would not trade the code for tokens: the code_verifier did "
+        "not hash to the stored code_challenge, or the code was used, expired or issued for "
+        "another redirect_uri.",
+        (("Attack (b): a guessed verifier", "/attacks#attack-b"),
+         ("RFC 7636 §4.6", RFC + "rfc7636#section-4.6"))),
+    "invalid_token": (
+        "The ID token failed validation",
+        "The ID token's signature, algorithm or a claim (iss, aud, exp, iat, nonce) did not "
+        "check out, so the app believed none of it and made no session.",
+        (("Attack (g): an ID token with one claim changed", "/attacks#attack-g"),
+         ("OpenID Connect Core §3.1.3.7", OIDC_CORE + "#IDTokenValidation"))),
+}
+FAILURE_DEFAULT = ("The login was refused",
+                   "The app stopped this login here and made no session.",
+                   (("RFC 6749 §5.2", RFC + "rfc6749#section-5.2"),))
 API_CHECK_NAMES = (("local_jwt", "Checked locally (signature, iss, aud, exp)"),
                    ("authorization_server", "Asked the authorization server (RFC 7662)"))
 
@@ -50,6 +88,36 @@ def url_lines(method: str, endpoint: str, pairs) -> Markup:
     lines = [f"{method} {endpoint}"] + [("  ?" if i == 0 else "  &") + pair
                                          for i, pair in enumerate(p for p in pairs if p)]
     return pre_lines(lines, "url")
+
+
+# == a refused login =============================================================================
+
+def failure_words(error: str) -> tuple:
+    """(title, meaning) for a refused login's error code."""
+    title, meaning, _ = FAILURES.get(error, FAILURE_DEFAULT)
+    return title, meaning
+
+
+def failure_links(error: str) -> Markup:
+    return Markup(" ").join(Markup('<a class="spec" href="{}">{}</a>').format(url, label)
+                            for label, url in FAILURES.get(error, FAILURE_DEFAULT)[2])
+
+
+def failure_box(failure: dict) -> Markup:
+    """The refusal drawn at its step: the code, what it means, the error's own words."""
+    return partial("walk_failure.html", error=failure["error"],
+                   meaning=failure_words(failure["error"])[1],
+                   description=note(failure["description"]) if failure["description"]
+                   else NOTHING, links=failure_links(failure["error"]))
+
+
+def failed_detail(step: Step, view) -> Markup:
+    """A refused step: the refusal, then what this login did get as far as that step."""
+    shown = {Step.TOKEN_REQUEST: detail_token_request, Step.PKCE_CHECK: detail_pkce_check,
+             Step.ID_TOKEN: lambda v: (section("Token response", token_response_table(v))
+                                       + section("Where the keys come from", key_sources(v)))}
+    more = shown.get(step)
+    return failure_box(view.failure) + (more(view) if more else NOTHING)
 
 
 # == Steps 1–3: your app starts the login ======================================================
@@ -178,6 +246,7 @@ def detail_pkce_check(view) -> Markup:
 
 def detail_tokens(view) -> Markup:
     return (section("Token response", token_response_table(view))
+            + section("Where the keys come from", key_sources(view))
             + section("ID token header", header_table(view))
             + section("ID token claims (verified)", claims_table(view))
             + section("Signature and checks", signature_checks(view)))
@@ -196,6 +265,27 @@ def token_response_table(view) -> Markup:
         else:
             rows.append((name, code(value), ""))
     return rows_table(rows)
+
+
+def key_sources(view) -> Markup:
+    """The two fetches behind the signature check: discovery names the JWKS, the JWKS holds
+    the public keys (the private half never leaves the server)."""
+    issuer = str(view.metadata.get("issuer", "")).rstrip("/")
+    jwks = view.trace.get("jwks_uri") or view.metadata.get("jwks_uri", "")
+    return rows_table([
+        ("1 · discovery", link_code("GET", issuer + DISCOVERY_PATH),
+         "read at start-up: names the issuer, the endpoints and the jwks_uri"),
+        ("2 · JWKS", link_code("GET", jwks),
+         "the server's public keys; it signs with the private half, which never leaves it"),
+    ], "Two fetches before any signature is checked (OpenID Connect Discovery §4, RFC 7517)")
+
+
+def link_code(method: str, url: str) -> Markup:
+    """A URL the learner can open; only http(s) ones become links (a provider's document
+    chose them)."""
+    if not url.startswith(("https://", "http://")):
+        return code(f"{method} {url}")
+    return Markup('<code class="wrap">{} <a href="{}">{}</a></code>').format(method, url, url)
 
 
 def header_table(view) -> Markup:

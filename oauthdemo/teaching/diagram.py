@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from oauthdemo.core.steps import STEP_COUNT, THE_TEN, Step
 from oauthdemo.core.text import abbreviate
-from oauthdemo.teaching.details import DETAILS
+from oauthdemo.teaching.details import DETAILS, failed_detail
 from oauthdemo.teaching.fragments import NOTHING
 from oauthdemo.web.html import Markup, partial
 
@@ -115,15 +115,38 @@ def is_reached(step: Step, view) -> bool:
     return view is not None and step.number in view.reached
 
 
+def failure_at(step: Step, view) -> dict | None:
+    """The refusal drawn at this step, if this login was refused here."""
+    failure = view.failure if view is not None else None
+    return failure if failure and failure["step"] == step.number else None
+
+
+def status_of(step: Step, view) -> tuple:
+    """(status class, attributes): "failed" carries the RFC code in data-error."""
+    failure = failure_at(step, view)
+    if failure:
+        return "failed", Markup(' data-error="{}"').format(failure["error"])
+    return ("reached" if is_reached(step, view) else "pending"), NOTHING
+
+
 def arrow_row(step: Step, view) -> Markup:
-    arrow, reached = ARROWS[step], is_reached(step, view)
-    pending = NOTHING if reached else Markup(
-        '<span class="visually-hidden"> (not reached yet)</span>')
-    return partial("walk_arrow.html", status="reached" if reached else "pending",
-                   sender=arrow.sender, n=step.number, title=step.title, pending=pending,
-                   wire=arrow.wire, peek=peek(step, view) if reached else NOTHING,
-                   count=len(arrow.segments),
+    arrow = ARROWS[step]
+    status, attrs = status_of(step, view)
+    said, shown = arrow_words(step, view, status)
+    return partial("walk_arrow.html", status=status, attrs=attrs,
+                   sender=arrow.sender, n=step.number, title=step.title, pending=said,
+                   wire=arrow.wire, peek=shown, count=len(arrow.segments),
                    segments=NOTHING.join(segment(a, b) for a, b in arrow.segments))
+
+
+def arrow_words(step: Step, view, status: str) -> tuple:
+    """(words for screen readers, a value on the arrow) for each status."""
+    if status == "failed":
+        return (Markup('<span class="visually-hidden"> (refused here)</span>'),
+                Markup(' <span class="peek">✘ {}</span>').format(view.failure["error"]))
+    if status == "reached":
+        return NOTHING, peek(step, view)
+    return Markup('<span class="visually-hidden"> (not reached yet)</span>'), NOTHING
 
 
 def peek(step: Step, view) -> Markup:
@@ -147,6 +170,9 @@ def diagram(view, provider_kind: str) -> Markup:
 def not_yet(view) -> Markup:
     if view is None:
         return partial("walk_not_started.html")
+    if view.failure:
+        return partial("walk_after_failure.html", n=view.failure["step"],
+                       error=view.failure["error"])
     return partial("walk_not_reached.html",
                    authorize_url=view.trace.get("authorize_url", "/login"))
 
@@ -156,15 +182,22 @@ def step_link(number: int, words: str) -> Markup:
         number, words)
 
 
+def panel_body(step: Step, view, status: str) -> Markup:
+    if status == "failed":
+        return failed_detail(step, view)
+    return DETAILS[step](view) if status == "reached" else not_yet(view)
+
+
 def detail_panel(step: Step, view, current: Step) -> Markup:
-    n, arrow, reached = step.number, ARROWS[step], is_reached(step, view)
+    n, arrow = step.number, ARROWS[step]
+    status, attrs = status_of(step, view)
     specs = Markup(" ").join(Markup('<a class="spec" href="{}">{}</a>').format(url, label)
                              for label, url in step.specs)
     return partial(
-        "walk_step.html", sender=arrow.sender, status="reached" if reached else "pending",
+        "walk_step.html", sender=arrow.sender, status=status, attrs=attrs,
         n=n, hidden=NOTHING if step is current else Markup(" hidden"), lanes=lanes_text(arrow),
         label=step.label, title=step.title, lead=arrow.lead, explain=arrow.explain,
-        body=DETAILS[step](view) if reached else not_yet(view), specs=specs,
+        body=panel_body(step, view, status), specs=specs,
         previous=step_link(n - 1, f"← Step {n - 1}") if n > 1 else Markup("<span></span>"),
         next=step_link(n + 1, f"Step {n + 1} →") if n < STEP_COUNT else NOTHING)
 
@@ -175,6 +208,7 @@ def step_panels(view, current: Step) -> Markup:
 
 def progress(view) -> Markup:
     cells = NOTHING.join(Markup('<li class="{}"></li>').format(
-        "done" if is_reached(step, view) else "todo") for step in THE_TEN)
+        {"reached": "done", "failed": "failed"}.get(status_of(step, view)[0], "todo"))
+        for step in THE_TEN)
     return partial("walk_progress.html", cells=cells, done=len(view.reached) if view else 0,
                    total=STEP_COUNT)

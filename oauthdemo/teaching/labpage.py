@@ -48,14 +48,14 @@ def code_source(lab, browser: str) -> Markup:
     letters = [a.letter for a in attacks.ATTACKS.values() if a.needs == "code"]
     need = (f"Attacks {', '.join(letters[:-1])} and {letters[-1]} need an authorization code "
             "nobody has redeemed.")
-    if lab.embedded:
-        text = (f"{need} The lab gets one the way an attacker would: it drives a login at the "
-                "embedded server as Alice and keeps the code from the redirect before the app "
-                "can use it.")
-    else:
-        text = (f"{need} Log in with interception: the app checks the callback's state as "
-                "usual, then leaves the code to the lab instead of redeeming it. One login, "
-                "one code.")
+    if lab.embedded:   # the lab drives its own login: no button to intercept one
+        return partial("lab_code_source_embedded.html", text=(
+            f"{need} The lab gets one the way an attacker would: it drives a login at the "
+            "embedded server as Alice and keeps the code from the redirect before the app "
+            "can use it. Nothing to do here: press an attack's button."))
+    text = (f"{need} Log in with interception: the app checks the callback's state as "
+            "usual, then leaves the code to the lab instead of redeeming it. One login, "
+            "one code.")
     return partial("lab_code_source.html", text=text, flag=attacks.INTERCEPT_FLAG,
                    waiting=waiting, plural="" if waiting == 1 else "s")
 
@@ -105,16 +105,24 @@ def verdict_html(result: dict) -> Markup:
     resp = result["response"]
     if not result["rejected"]:
         return partial("lab_verdict_accepted.html")
-    raised = f' · {resp["raised"]}' if resp.get("raised") else ""
-    raised += " redirect, the error in its query" if resp.get("location") else ""
+    how = " · refused by " + refuser(resp) if resp.get("raised") else ""
+    how += " · a redirect, the error in its query" if resp.get("location") else ""
     return partial("lab_verdict_rejected.html", error=result["error"], status=resp.get("status"),
-                   raised=raised)
+                   raised=how)
+
+
+def refuser(resp: dict) -> str:
+    """Who refused a check the app ran itself, in a learner's words: the part of the request
+    in brackets ("the app's /callback"), never the code's own names."""
+    request = str(resp.get("request", ""))
+    return request[request.find("(") + 1:request.rfind(")")] if "(" in request else "the app"
 
 
 def response_html(resp: dict) -> Markup:
-    lines = [f'{resp.get("request", "")} → HTTP {resp.get("status")}']
-    if resp.get("raised"):
-        lines.append(f"raised {resp['raised']}")
+    if resp.get("raised"):   # checked in the app itself: what it refused, and the HTTP answer
+        lines = [f"{refuser(resp)} → refused: HTTP {resp.get('status')}"]
+    else:
+        lines = [f'{resp.get("request", "")} → HTTP {resp.get("status")}']
     if resp.get("location"):
         lines.append(f"Location: {resp['location']}")
     body = json.dumps(resp.get("body", {}), indent=2, ensure_ascii=False)

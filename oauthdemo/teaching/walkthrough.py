@@ -15,6 +15,7 @@ or style, so they work under the strict CSP.
 """
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from functools import cached_property
 
 from oauthdemo.core.steps import STEP_COUNT, Step
 from oauthdemo.core.tables import BoundedTable
-from oauthdemo.web.html import Markup
+from oauthdemo.web.html import Markup, partial
 from oauthdemo.web.httpkit import Response, render
 
 FLOWS_MAX = 1000          # browsers whose latest login is remembered (oldest evicted)
@@ -50,6 +51,25 @@ class LatestFlows:
         """On logout: the trace holds the tokens, and they must not outlive the session."""
         with self.lock:
             self.table.pop(browser, None)
+
+    def refused(self, browser: str, state: str | None, err) -> int:
+        """The app refused a callback (``err``, an OAuth2Error): note on this browser's latest
+        login where and why, for the walkthrough to draw. Returns that step's number.
+
+        ``own``: the callback carried this login's own state (the server did Steps 4–5 for
+        it). A finished login is left as it was (a replayed callback does not undo it), and
+        a refusal of this login's own callback is not replaced by a stranger's."""
+        auth = self.latest(browser)
+        if auth is None:
+            return Step.CALLBACK.number
+        trace = auth.trace
+        step = failed_step(trace, err.error)
+        own = bool(state) and hmac.compare_digest(state.encode(), auth.state.encode())
+        earlier = trace.get("failure")
+        if "id_claims" not in trace and not (earlier and earlier["own"] and not own):
+            trace["failure"] = {"step": step, "error": err.error, "own": own,
+                                "description": err.description or ""}
+        return step
 
     def latest(self, browser: str):
         with self.lock:
@@ -87,8 +107,23 @@ class FlowView:
         return pkce_entry(self)
 
     @cached_property
-    def reached(self) -> frozenset:
+    def base(self) -> frozenset:
         return reached_steps(self)
+
+    @cached_property
+    def failure(self) -> dict | None:
+        """Where the app refused this login ({step, error, own, description}), unless the
+        login has since passed that step (a stray callback refused mid-login)."""
+        failure = self.trace.get("failure")
+        return failure if failure and failure["step"] not in self.base else None
+
+    @cached_property
+    def reached(self) -> frozenset:
+        """The steps this login went through; refused at its own callback or later, every
+        step before the refusal happened."""
+        if self.failure and self.failure["own"]:
+            return self.base | frozenset(range(1, self.failure["step"]))
+        return self.base
 
 
 def find_flow(app, browser: str, session) -> FlowView | None:
@@ -102,6 +137,15 @@ def find_flow(app, browser: str, session) -> FlowView | None:
                     app.auth_server, app.client.metadata)
 
 
+def failed_step(trace: dict, error: str) -> int:
+    """The step a refusal belongs to, from how far the login's trace got."""
+    if "token_response" in trace:
+        return Step.ID_TOKEN.number            # the ID token failed validation
+    if "token_request" in trace:               # the token endpoint refused the code
+        return Step.PKCE_CHECK.number if error == "invalid_grant" else Step.TOKEN_REQUEST.number
+    return Step.CALLBACK.number                # denied, unknown state, wrong iss
+
+
 def reached_steps(view: FlowView) -> frozenset:
     """The numbers of the steps this login has been through."""
     t, done = view.trace, {1, 2, 3}
@@ -111,7 +155,7 @@ def reached_steps(view: FlowView) -> frozenset:
         done |= {4, 5} if view.transaction.user else {4}
     if "token_request" in t:
         done.add(7)
-    if "token_response" in t or view.pkce:
+    if "token_response" in t or (view.pkce and view.pkce.match):
         done.add(8)
     if "id_claims" in t:
         done.add(9)
@@ -151,7 +195,7 @@ def walkthrough_page(app, browser: str, session) -> Response:
     view = find_flow(app, browser, session)
     headline, lede = flow_status(view)
     provider = app.client.provider
-    start = ("Start OAuth Login (PKCE)" if view is None or 10 not in view.reached
+    start = ("Start OAuth Login (PKCE)" if view is None or not (10 in view.reached or view.failure)
              else "Log in again (a fresh flow)")
     return render("walkthrough.html", title="Your OAuth flow, step by step",
                   headline=headline, lede=lede, progress=diagram.progress(view),
@@ -167,6 +211,11 @@ def flow_status(view: FlowView | None) -> tuple:
                 "Every grey arrow below is a step still to come. Start a login and they light "
                 "up, one by one, with the real values of your flow.")
     claims = view.trace.get("id_claims") or {}
+    if view.failure:
+        step = Step.numbered(view.failure["step"])
+        return (f"Your login was refused at {step.label}",
+                f"The app refused it with {view.failure['error']}: the arrow marked ✘ shows "
+                "where, and its panel says what that means. Start a fresh login whenever you like.")
     if 10 in view.reached:
         return ("Your login, as it happened",
                 f"Logged in as {claims.get('name') or claims.get('sub')}. These are the ten "
@@ -184,6 +233,8 @@ def opening_step(view: FlowView | None) -> Step:
     """The step shown first: the latest one reached; for a finished login, the PKCE secrets."""
     if view is None:
         return Step.LOGIN
+    if view.failure:
+        return Step.numbered(view.failure["step"])
     if 10 in view.reached:
         return Step.PKCE_SECRETS
     return Step.numbered(max(view.reached))
@@ -194,6 +245,18 @@ def flow_label(view: FlowView | None) -> Markup:
     if view is None:
         return Markup("no login yet")
     return Markup('flow <span class="flow">{}</span>').format(view.state[:6])
+
+
+def refused_page(err, step: int, hint: str = "") -> Response:
+    """The app's page for a refused login: what happened, in words for this error code, and
+    a link to the walkthrough's step where it stopped (the RFC code in ``data-error``)."""
+    from oauthdemo.teaching import details
+    title, meaning = details.failure_words(err.error)
+    at = Step.numbered(step)
+    card = partial("walk_refused.html", title=title, step=at.label, step_title=at.title,
+                   meaning=meaning, error=err.error, description=err.description or "",
+                   hint=hint, n=step, links=details.failure_links(err.error))
+    return render("app_error.html", title=title, status=err.status_code, page=card)
 
 
 # == the attack lab page =========================================================================

@@ -20,12 +20,23 @@
       });
       if (how === "initial") return;
       history.replaceState(null, "", "#step-" + step);
-      if (how === "pager") panel.focus();   // the link that was used is now hidden
+      // The pager's link is now hidden; on a phone the details are far below the arrow:
+      // either way focus goes to the panel, and its "Back to the diagram" link returns it.
+      if (how === "pager" || !sideBySide()) showFocus(panel);
       var top = panel.getBoundingClientRect().top;
       if (top < 0 || top > window.innerHeight - 120) panel.scrollIntoView({ block: "start" });
     }
 
+    panels.forEach(addBackLink);
+
     document.addEventListener("click", function (event) {
+      var back = event.target.closest ? event.target.closest(".back-to-diagram") : null;
+      if (back) {                               // to the arrow of the step that is open
+        event.preventDefault();
+        var arrow = document.getElementById(back.getAttribute("href").slice(1));
+        if (arrow) { showFocus(arrow); arrow.scrollIntoView({ block: "center" }); }
+        return;
+      }
       var link = event.target.closest ? event.target.closest("a[data-step]") : null;
       if (!link) return;
       event.preventDefault();
@@ -43,6 +54,19 @@
     var match = /^#step-(\d+)$/.exec(location.hash);
     var shown = panels.filter(function (p) { return !p.hidden; })[0];
     select(match ? match[1] : (shown ? shown.id.slice(5) : 1), "initial");
+  }
+
+  // Beside each other (the CSS breakpoint): the details are in view, focus stays on the arrow.
+  function sideBySide() {
+    return window.matchMedia("(min-width: 980px)").matches;
+  }
+
+  function addBackLink(panel) {
+    var back = document.createElement("a");
+    back.className = "back-to-diagram";
+    back.href = "#arrow-" + panel.id.slice(5);
+    back.textContent = "Back to the diagram";
+    panel.insertBefore(back, panel.firstChild);
   }
 
   // == The attack lab: run an attack without leaving the page ==============================
@@ -72,9 +96,13 @@
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
         ["scoreboard", "summary", "codes"].concat(Array.prototype.map.call(regions, function (r) { return r.id; }))
-          .forEach(function (id) { swapContent(fresh, id); });
+          .forEach(function (id) {
+            swapContent(fresh, id);
+            var region = document.getElementById(id);
+            if (region) { setUpCopyButtons(region); focusableScrollers(region); }
+          });
         var target = letter === "all" ? document.getElementById("scoreboard") : regions[0];
-        if (target) { target.setAttribute("tabindex", "-1"); target.focus(); }
+        if (target) { target.setAttribute("tabindex", "-1"); showFocus(target); }
       })
       .catch(function (error) {
         Array.prototype.forEach.call(regions, function (r) { showMessage(r, "accepted", String(error.message || error)); });
@@ -101,6 +129,132 @@
     region.replaceChildren(p);
   }
 
+  // Focus moved by script is shown, however the move was asked for (mouse or keyboard).
+  function showFocus(element) {
+    element.focus({ focusVisible: true });
+  }
+
+  // == Copy buttons: every token, URL and the curl command ===================================
+  // What gets one: a revealed token, the PKCE values, URLs (a <code> that holds only a URL, an
+  // endpoint, a request line in <pre class="url">), the profile's curl command, and anything a
+  // template marks with data-copy. The button copies the text itself, never something hidden.
+  var COPY_TARGETS = "details.reveal > code, code.secret, code.public, code.url, pre.url, " +
+                     "details:not(.reveal):not(.sent) > pre, [data-copy]";
+  var NO_COPY_INSIDE = ".step-link, summary, button, .verdict, .copy-button";
+  var URL_ONLY = /^https?:\/\/\S+$/;
+
+  function setUpCopyButtons(root) {
+    var found = Array.prototype.slice.call(root.querySelectorAll(COPY_TARGETS + ", code"));
+    found.filter(function (el) {
+      if (el.closest(NO_COPY_INSIDE) || el.hasAttribute("data-copy-ready")) return false;
+      return el.matches(COPY_TARGETS) || URL_ONLY.test(el.textContent.trim());
+    }).forEach(function (el) { addCopyButton(el, copyStatus()); });
+  }
+
+  // One polite live region says "Copied" to screen readers; it is created before it is needed.
+  function copyStatus() {
+    var status = document.getElementById("copy-status");
+    if (status) return status;
+    status = document.createElement("p");
+    status.id = "copy-status";
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    (document.getElementById("main") || document.body).appendChild(status);
+    return status;
+  }
+
+  function addCopyButton(el, status) {
+    var name = copyName(el);
+    el.setAttribute("data-copy-ready", "");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-button";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy " + name);
+    button.addEventListener("click", function () {
+      copyText(copyValue(el)).then(function () { said(status, button, "Copied"); },
+                                   function () { said(status, button, "Copy failed: select the text instead"); });
+    });
+    if (el.matches("details.reveal > code")) scrollBox(el, name);
+    var after = el.closest("a, details.reveal") || el;   // never a button inside a link
+    after.parentNode.insertBefore(button, after.nextSibling);
+  }
+
+  // A revealed token is one long word: on a phone it would be a ribbon many screens long.
+  function scrollBox(el, name) {
+    el.classList.add("scroll-box");
+    el.setAttribute("tabindex", "0");
+    el.setAttribute("role", "region");
+    el.setAttribute("aria-label", name + ", the whole value");
+  }
+
+  function copyName(el) {
+    if (el.hasAttribute("data-copy")) return el.getAttribute("data-copy") || "the value";
+    if (el.matches("pre.url")) return "the request URL" + inStep(el);
+    if (el.matches("pre")) return "the curl command";
+    var row = el.closest("tr"), label = row && row.querySelector("th");
+    if (label) return label.textContent.trim() + inStep(el);
+    var item = el.closest("li"), part = item && item.querySelector(".pipe-label, .endpoint-name");
+    if (part) return part.textContent.split("·")[0].trim();
+    if (el.id) return el.id.replace(/-/g, " ");
+    return URL_ONLY.test(el.textContent.trim()) ? "the URL" : "the value";
+  }
+
+  // Names are unique on the page: the same field appears in several steps of the walkthrough.
+  function inStep(el) {
+    var panel = el.closest(".step-detail");
+    return panel ? " (Step " + panel.id.slice(5) + ")" : "";
+  }
+
+  // Every <pre> may scroll (a long line, a capped height): it takes keyboard focus, so that
+  // it can be scrolled without a mouse.
+  function focusableScrollers(root) {
+    Array.prototype.forEach.call(root.querySelectorAll("pre:not([tabindex])"), function (pre) {
+      pre.setAttribute("tabindex", "0");
+    });
+  }
+
+  // A <pre class="url"> shows a request one parameter a line: copy it as one URL.
+  function copyValue(el) {
+    var text = el.textContent.trim();
+    if (!el.matches("pre.url")) return text;
+    var lines = text.split("\n").map(function (line) { return line.trim(); });
+    var url = lines[0].replace(/^[A-Z]+ /, "");
+    lines.slice(1).forEach(function (line) { if (/^[?&]/.test(line)) url += line; });
+    return url;
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text).catch(function () { return copyByCommand(text); });
+    }
+    return copyByCommand(text);
+  }
+
+  function copyByCommand(text) {   // older browsers, or a page that is not a secure context
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.className = "visually-hidden";
+    area.setAttribute("readonly", "");
+    area.setAttribute("aria-hidden", "true");
+    document.body.appendChild(area);
+    area.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    area.remove();
+    return ok ? Promise.resolve() : Promise.reject(new Error("copy refused"));
+  }
+
+  function said(status, button, text) {
+    status.textContent = "";                   // the same words twice are announced twice
+    window.setTimeout(function () { status.textContent = text; }, 50);
+    button.textContent = text === "Copied" ? "Copied" : "Copy";
+    window.clearTimeout(button.copyTimer);
+    button.copyTimer = window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+  }
+
   setUpWalkthrough();
   setUpAttackLab();
+  var main = document.getElementById("main");
+  if (main) { setUpCopyButtons(main); focusableScrollers(main); }
 })();
