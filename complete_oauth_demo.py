@@ -74,12 +74,21 @@ ERROR_HINTS = {
 }
 
 
+# Errors that are not a refused login get a heading of their own (a refused login gets
+# walkthrough.refused_page); anything else keeps the generic one.
+ERROR_HEADINGS = {
+    "not_found": "There is no page at this address",
+    "temporarily_unavailable": "The demo is busy; try again in a moment",
+    "invalid_token": "The access token was not accepted",
+}
+
+
 def app_error_page(err: OAuth2Error, hint: str = "") -> Response:
     """The app's error page: the RFC code in ``data-error``, and the app's navigation."""
-    card = fill("error.html", error=err.error, description=err.description,
+    heading = ERROR_HEADINGS.get(err.error, httpkit.GENERIC_ERROR_TITLE)
+    card = fill("error.html", heading=heading, error=err.error, description=err.description,
                 hint=hint or ERROR_HINTS.get(err.error, ""))
-    return render("app_error.html", title="Something went wrong", status=err.status_code,
-                  page=card)
+    return render("app_error.html", title=heading, status=err.status_code, page=card)
 
 
 def api_view(body: dict) -> Response:

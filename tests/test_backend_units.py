@@ -197,6 +197,14 @@ class TestEvents(BackendCase):
         steps = [(e.step, e.context) for e in self.recorder.of(StepStarted)]
         self.assertEqual(steps, [(Step.PROTECTED_API, "the backend's session token"),
                                  (Step.TOKEN_REQUEST, "the backend redeems the mobile app's code")])
+
+    def test_the_backends_step_10_names_the_logins_flow(self):
+        """Issue 11 item 2: the flow tag travels in the (verified) session token."""
+        tokens = ProviderTokens("provider-access", "provider-refresh", "provider-id", None)
+        token = self.backend.start_session(ALICE, tokens, flow="Ab3dEf")["session_token"]
+        self.backend.me(token)
+        [step] = self.recorder.of(StepStarted)
+        self.assertEqual((step.step, step.flow), (Step.PROTECTED_API, "Ab3dEf"))
         [issued] = self.recorder.of(TokenIssued)
         self.assertEqual((issued.actor, issued.token), ("backend", token))
 

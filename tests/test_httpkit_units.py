@@ -36,7 +36,7 @@ class Socketless(BaseHandler):
         self.handle_one_request()
 
     def page(self, req):
-        return render("error.html", title="t", error="none", description="d", hint="")
+        return render("error.html", title="t", heading="h", error="none", description="d", hint="")
 
     def thing(self, req):
         return json_response({"form": req.form()})
@@ -82,7 +82,7 @@ class TestResponseFields(unittest.TestCase):
         self.assertEqual(redirect("/x", 303, form_action="'self' http://a.test").form_action,
                          "'self' http://a.test")
         page = render("error.html", title="t", form_action="'self' http://b.test",
-                      error="e", description="d", hint="")
+                      heading="h", error="e", description="d", hint="")
         self.assertEqual(page.form_action, "'self' http://b.test")
 
     def test_json_response(self):

@@ -278,5 +278,22 @@ class TestAttackLabNarration(RecordedDemo):
                           and 2 <= e.step.number <= 5])
 
 
+class TestMobileSaysWhereTheOtherStepsAre(unittest.TestCase):
+    """Item 5: the mobile app names where the steps it does not show are told; with a
+    configured provider Steps 4, 5 and 8 are at that provider, not on the demo's console."""
+
+    def test_the_demos_own_server_is_on_the_demos_console(self):
+        from oauthdemo.native import mobile
+        said = mobile.elsewhere("http://localhost:8092/")
+        self.assertIn("Steps 4, 5 and 8 happen at the authorization server: see the demo's", said)
+
+    def test_a_configured_provider_is_named_instead(self):
+        from oauthdemo.native import mobile
+        said = mobile.elsewhere("https://tenant.example.auth0.com/")
+        self.assertIn("https://tenant.example.auth0.com/", said)
+        self.assertNotIn("Steps 4, 5 and 8 happen at the authorization server: see", said)
+        self.assertIn("the backend's Steps 7 and 9", said)
+
+
 if __name__ == "__main__":
     unittest.main()

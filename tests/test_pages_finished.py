@@ -20,6 +20,7 @@ from pathlib import Path
 
 import complete_oauth_demo
 from oauthdemo.client.pending import AuthRequest, PendingLogins
+from oauthdemo.core.errors import InvalidRequest
 from oauthdemo.client.useragent import ScriptedBrowser
 from oauthdemo.native.loopback import LoopbackServer, wait_for_callback
 
@@ -111,6 +112,21 @@ class NavigationTest(unittest.TestCase):
         self.assertEqual(len(set(navs.values())), 1, navs)
         self.assertIn('href="/logout"', navs["home"])
         self.assertIn('aria-current="page"', NAV.search(pages["attacks"]).group(0))
+
+    def test_error_pages_differ_for_a_404_a_forged_callback_and_a_generic_error(self):
+        """Item 9: a 404, a refused callback and other errors each say what happened: their
+        titles differ, and each carries its RFC code in data-error."""
+        guest = ScriptedBrowser()
+        pages = {"not_found": self.page(guest, "/no-such-page"),
+                 "invalid_state": self.page(guest, "/callback?state=forged&code=x")}
+        titles = {code: re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+                  for code, page in pages.items()}
+        for code, page in pages.items():
+            self.assertIn(f'data-error="{code}"', page)
+        generic = complete_oauth_demo.app_error_page(
+            InvalidRequest("x")).body.decode()
+        titles["generic"] = re.search(r"<title>(.*?)</title>", generic, re.S).group(1)
+        self.assertEqual(len(set(titles.values())), 3, titles)
 
     def test_logout_ends_on_the_apps_logged_out_page(self):
         browser = log_in(RUNNING)

@@ -41,6 +41,7 @@ SESSION_TTL = 15 * 60             # a session token lives 15 minutes; /auth/refr
 SESSION_ALGORITHMS = ["HS256"]    # the allowlist: 'none' and RS256 tokens are refused
 SESSION_ISSUER = "oauth-pkce-demo backend"
 SESSION_AUDIENCE = "oauth-pkce-demo backend API"   # its own /api/me, nothing else
+API_CONTEXT = "the backend's session token"   # how its Step 10 heading names it
 PROVIDER_REFRESH_MARGIN = 5 * 60  # renew the provider's tokens when they have less left
 EXCHANGE_FIELDS = ("code", "code_verifier", "redirect_uri", "nonce")
 APP_REDIRECT_URI = "http://127.0.0.1:<any port>/callback"   # what /auth/config tells the app
@@ -87,7 +88,7 @@ class Backend:
                                                flow=flow[:6])
         self.client.narrate_tokens(tokens)
         user = {"sub": claims["sub"], "name": claims.get("name"), "email": claims.get("email")}
-        return self.start_session(user, self.provider_tokens(tokens))
+        return self.start_session(user, self.provider_tokens(tokens), flow=flow[:6])
 
     def require_fields(self, fields: dict) -> tuple:
         """The nonce is required too: the backend, not the app, validates the ID token, and
@@ -118,12 +119,14 @@ class Backend:
             id_token=tokens.get("id_token") or previous.id_token,
             expires_at=self.clock() + int(expires_in) if expires_in else None)
 
-    def start_session(self, user: dict, provider: ProviderTokens) -> dict:
+    def start_session(self, user: dict, provider: ProviderTokens, flow: str = "") -> dict:
+        """``flow``: the login's tag, carried in the session token so the backend's Step 10
+        heading names the same flow as the login's other steps."""
         now = self.clock()
         session = StoredSession(secrets.token_urlsafe(18), user, provider, created_at=now,
                                 expires_at=now + self.session_ttl)
         self.store.insert(session, now)
-        token = self.session_token(session)
+        token = self.session_token(session, flow)
         self.events.emit(TokenIssued(
             ACTOR, f"session sid={short(session.sid)} stored in SQLite with the provider's "
                    "tokens; the app gets only a session token "
@@ -131,17 +134,21 @@ class Backend:
         return {"session_token": token, "token_type": "Bearer", "expires_in": self.session_ttl,
                 "user_info": user}
 
-    def session_token(self, session: StoredSession) -> str:
+    def session_token(self, session: StoredSession, flow: str = "") -> str:
         """RFC 7519: the backend's own JWT, for its own API only (iss and aud say so)."""
         claims = {"iss": SESSION_ISSUER, "aud": SESSION_AUDIENCE, "sub": session.sub,
                   "sid": session.sid, "iat": int(session.created_at),
-                  "exp": int(session.expires_at)}
+                  "exp": int(session.expires_at), "flow": flow}
         return encode_jwt(claims, self.key, alg="HS256")
 
     # == every call that presents a session token ================================================
     def check_session(self, token: str | None) -> StoredSession:
+        return self.verified_session(token)[0]
+
+    def verified_session(self, token: str | None) -> tuple:
         """Signature (HS256 with the database's key; the token never picks alg or key), iss,
-        aud, exp, then the sid row: it must exist and not be revoked, so logout works at once."""
+        aud, exp, then the sid row: it must exist and not be revoked, so logout works at once.
+        Returns (the session, the token's verified claims)."""
         if not token:
             raise InvalidToken("Send 'Authorization: Bearer <session_token>' "
                                "(from POST /auth/exchange).")
@@ -153,12 +160,17 @@ class Backend:
             raise InvalidToken("No such session (it was never issued here, or has expired).")
         if session.revoked:
             raise RevokedToken(f"This session has been revoked ({session.revoked_reason}).")
-        return session
+        return session, claims
 
     # == Step 10, the backend's protected API: GET /api/me =====================================
     def me(self, token: str | None) -> dict:
-        self.events.step(ACTOR, Step.PROTECTED_API, context="the backend's session token")
-        session = self.check_session(token)
+        try:
+            session, claims = self.verified_session(token)
+        except DemoError:   # not our token: no flow to name
+            self.events.step(ACTOR, Step.PROTECTED_API, context=API_CONTEXT)
+            raise
+        self.events.step(ACTOR, Step.PROTECTED_API, flow=str(claims.get("flow") or ""),
+                         context=API_CONTEXT)
         user, name = session.user, session.user.get("name") or session.sub
         self.events.check(ACTOR, f"session token verified (HS256, key from the database); sid "
                                  f"{short(session.sid)} is live → {name}")

@@ -18,6 +18,7 @@ from oauthdemo.client.explain import human_duration
 from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.transport import http_json
 from oauthdemo.core.errors import OAuth2Error, ProviderBadResponse
+from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo.core.events import PLAIN, TOKEN, EventBus
 from oauthdemo.core.steps import Step
 from oauthdemo.native.loopback import LoopbackOptions, catch_callback
@@ -31,8 +32,11 @@ HANDOFF_NOTES = {
     "nonce": "the backend checks the ID token carries it",
     "flow": "only this login's tag, so the demo's console labels the backend's steps alike",
 }
-ELSEWHERE = ("Steps 4, 5 and 8 happen at the authorization server, and the backend's Steps 7 "
-             "and 9 at the backend: see the demo's console")
+# Where the steps this terminal does not show are told: the backend's on the demo's console;
+# the authorization server's there too when it is the demo's own (embedded, on loopback).
+AT_THE_BACKEND = "the backend's Steps 7 and 9 happen at the backend: see the demo's console"
+AT_OUR_SERVER = "Steps 4, 5 and 8 happen at the authorization server: see the demo's console"
+AT_A_PROVIDER = "Steps 4, 5 and 8 happen at {issuer}, which tells nobody here"
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,18 @@ class MobileSession:
                 "    the provider's tokens are kept by the backend, never by the app", ""]
 
 
+def elsewhere(issuer: str) -> str:
+    """Which steps this terminal does not show, and where they are told."""
+    server = AT_OUR_SERVER if is_loopback_url(issuer) else AT_A_PROVIDER.format(issuer=issuer)
+    return f"{server}; {AT_THE_BACKEND}"
+
+
 def log_in(backend_url: str, opts: LoopbackOptions, events: EventBus) -> MobileSession:
     """The thin client: no secret; it makes the PKCE pair and lets the backend redeem the code."""
     state = new_state()   # made first, so that Step 1 carries this login's tag
     events.step(ACTOR, Step.LOGIN, flow=state[:6], context="the mobile app, through its backend")
-    events.say(ACTOR, ELSEWHERE)
     client, config = mobile_client(backend_url, events)
+    events.say(ACTOR, elsewhere(config.get("issuer") or ""))
     client.reserve_state(state)
     opts = dataclasses.replace(opts, scope=config.get("scope") or opts.scope)
     params, pending = catch_callback(client, opts)

@@ -152,10 +152,14 @@ def error_json(err: OAuth2Error) -> Response:
     return resp
 
 
+GENERIC_ERROR_TITLE = "Something went wrong"
+
+
 def error_page(err: OAuth2Error, hint: str = "") -> Response:
     """The escaped error page; its card says the RFC code in ``data-error`` for machines."""
-    return render("error.html", title="Something went wrong", status=err.status_code,
-                  error=err.error, description=err.description, hint=hint)
+    return render("error.html", title=GENERIC_ERROR_TITLE, status=err.status_code,
+                  heading=GENERIC_ERROR_TITLE, error=err.error, description=err.description,
+                  hint=hint)
 
 
 def error_response(err: OAuth2Error, *, as_json: bool) -> Response:
