@@ -285,13 +285,14 @@ class TestMobileSaysWhereTheOtherStepsAre(unittest.TestCase):
     def test_the_demos_own_server_is_on_the_demos_console(self):
         from oauthdemo.native import mobile
         said = mobile.elsewhere("http://localhost:8092/")
-        self.assertIn("Steps 4, 5 and 8 happen at the authorization server: see the demo's", said)
+        self.assertIn("Steps 4, 5 and 8 (at the authorization server)", said)
+        self.assertIn("the demo's console", said)
 
     def test_a_configured_provider_is_named_instead(self):
         from oauthdemo.native import mobile
         said = mobile.elsewhere("https://tenant.example.auth0.com/")
         self.assertIn("https://tenant.example.auth0.com/", said)
-        self.assertNotIn("Steps 4, 5 and 8 happen at the authorization server: see", said)
+        self.assertNotIn("(at the authorization server)", said)
         self.assertIn("the backend's Steps 7 and 9", said)
 
 

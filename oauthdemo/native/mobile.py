@@ -34,9 +34,10 @@ HANDOFF_NOTES = {
 }
 # Where the steps this terminal does not show are told: the backend's on the demo's console;
 # the authorization server's there too when it is the demo's own (embedded, on loopback).
-AT_THE_BACKEND = "the backend's Steps 7 and 9 happen at the backend: see the demo's console"
-AT_OUR_SERVER = "Steps 4, 5 and 8 happen at the authorization server: see the demo's console"
-AT_A_PROVIDER = "Steps 4, 5 and 8 happen at {issuer}, which tells nobody here"
+AT_OUR_SERVER = ("Steps 4, 5 and 8 (at the authorization server) and the backend's Steps 7 "
+                 "and 9 are told on the demo's console")
+AT_A_PROVIDER = ("Steps 4, 5 and 8 happen at {issuer}, which tells nobody here; the backend's "
+                 "Steps 7 and 9 are told on the demo's console")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,7 @@ class MobileSession:
 
 def elsewhere(issuer: str) -> str:
     """Which steps this terminal does not show, and where they are told."""
-    server = AT_OUR_SERVER if is_loopback_url(issuer) else AT_A_PROVIDER.format(issuer=issuer)
-    return f"{server}; {AT_THE_BACKEND}"
+    return AT_OUR_SERVER if is_loopback_url(issuer) else AT_A_PROVIDER.format(issuer=issuer)
 
 
 def log_in(backend_url: str, opts: LoopbackOptions, events: EventBus) -> MobileSession:
