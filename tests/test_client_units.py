@@ -121,6 +121,7 @@ class TestProviderErrors(unittest.TestCase):
             recorder = Recorder()
             client = discovered(events=EventBus(recorder), answers={
                 TOKEN_URL: (status, {"error": "invalid_grant", "error_description": "used"})})
+            recorder.events.clear()   # discovery's own lines: tests/test_discovery_steps.py
             with self.subTest(status=status), self.assertRaises(OAuth2Error) as caught:
                 client.post_token({"grant_type": "authorization_code"}, {})
             self.assertEqual((caught.exception.error, caught.exception.status_code),
@@ -147,7 +148,9 @@ class TestEvents(unittest.TestCase):
         return {e.label.strip(): e for e in self.recorder.of(Shown)}
 
     def test_begin_emits_steps_2_and_3_and_shows_the_verifier(self):
-        req = discovered(events=self.events).begin(REDIRECT_URI, browser="b1")
+        client = discovered(events=self.events)
+        self.recorder.events.clear()   # discovery's own step: tests/test_discovery_steps.py
+        req = client.begin(REDIRECT_URI, browser="b1")
         steps = [e.step for e in self.recorder.of(StepStarted)]
         self.assertEqual(steps, [Step.PKCE_SECRETS, Step.REDIRECT])
         self.assertEqual({e.flow for e in self.recorder.of(StepStarted)}, {req.flow})
@@ -208,7 +211,7 @@ class TestEvents(unittest.TestCase):
         result = client.complete({"code": "c1", "state": req.state, "iss": ISSUER}, pending, "b1")
         self.assertEqual(result.id_claims["sub"], "u1")
         steps = [e.step for e in self.recorder.of(StepStarted)]
-        self.assertEqual(steps[2:], [Step.CALLBACK, Step.TOKEN_REQUEST, Step.ID_TOKEN])
+        self.assertEqual(steps[3:], [Step.CALLBACK, Step.TOKEN_REQUEST, Step.ID_TOKEN])
         self.assertTrue(all(c.ok for c in self.recorder.of(Checked)))
         self.assertEqual({e.kind for e in self.recorder.of(Shown) if e.label.strip() in
                           ("authorization code", "access_token", "id_token")}, {TOKEN})

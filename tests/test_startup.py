@@ -173,7 +173,9 @@ class TestCommandLine(unittest.TestCase):
                                 cwd=tempfile.gettempdir(), env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            lines = [proc.stdout.readline() for _ in range(6)]
+            lines = []    # discovery's step, then the banner
+            while not any("Authorization server" in l for l in lines) and proc.poll() is None:
+                lines.append(proc.stdout.readline())
             issuer = next(l for l in lines if "Authorization server" in l).split()[2]
             with urllib.request.urlopen(issuer + ".well-known/openid-configuration",
                                         timeout=10) as resp:

@@ -15,6 +15,7 @@ import time
 import types
 import unittest
 
+from oauthdemo.client.oidc import CLAIM_WHY
 from oauthdemo.client.useragent import ScriptedBrowser
 from oauthdemo.core.errors import InvalidState
 from oauthdemo.core.steps import THE_TEN
@@ -128,6 +129,14 @@ class FailedLoginsTest(unittest.TestCase):
         step9 = page[page.index('id="step-9"'):page.index('id="step-10"')]
         self.assertIn(f'href="{html.escape(issuer)}/.well-known/openid-configuration"', step9)
         self.assertIn(f'href="{html.escape(jwks)}"', step9)
+
+    def test_step_9_says_why_each_claim_is_checked_as_the_console_does(self):
+        """A new user's trial: the reasons were only in the console, which scrolls away."""
+        page = html.unescape(self.walkthrough(log_in(self.running)))
+        step9 = page[page.index('id="step-9"'):page.index('id="step-10"')]
+        for name, why in CLAIM_WHY.items():
+            with self.subTest(claim=name):
+                self.assertIn(why, step9)
 
     def test_the_legend_draws_happened_in_a_sender_colour(self):
         page = self.walkthrough(ScriptedBrowser())

@@ -18,6 +18,7 @@ JWKS_REFETCH_INTERVAL = 10     # after the first, unknown kids refetch the JWKS 
 # How a token signed with these keys is checked, by every caller (ID and access tokens):
 ID_TOKEN_ALGORITHMS = ["RS256"]  # the allowlist; the token's own header never chooses
 LEEWAY = 60                    # seconds of clock skew tolerated for exp / iat
+KIDS_SHOWN = 3                 # a fetch's console line names at most this many kids
 
 
 class JWKSCache:
@@ -30,8 +31,10 @@ class JWKSCache:
     """
 
     def __init__(self, jwks_uri: str, *, clock=time.time, transport: Transport | None = None,
-                 pinned=None):
+                 pinned=None, events=None, actor: str = "your app"):
+        """``events``: an EventBus told of each real fetch (optional: a bare cache is silent)."""
         self.jwks_uri = jwks_uri
+        self.events, self.actor = events, actor
         self.clock = clock
         self.transport = transport or Transport()
         self.keys: dict = {}
@@ -50,7 +53,7 @@ class JWKSCache:
             self.pinned = key
             self.keys, self.fetched_at = {key.kid: key}, self.clock()
 
-    def refresh(self):
+    def refresh(self, why: str = ""):
         status, doc = self.transport.get(self.jwks_uri)
         if status != 200 or not isinstance(doc.get("keys"), list):
             raise ProviderBadResponse(f"{self.jwks_uri} did not return a JWKS (HTTP {status}).")
@@ -61,6 +64,8 @@ class JWKSCache:
                 kid = jwk.get("kid")
                 keys[kid if isinstance(kid, str) and kid else key.kid] = key
         self.keys, self.fetched_at = keys, self.clock()
+        if self.events is not None:
+            self.events.say(self.actor, fetch_line(self.jwks_uri, [str(k) for k in keys], why))
 
     @staticmethod
     def _usable_key(jwk):
@@ -82,7 +87,7 @@ class JWKSCache:
             if (key is None and not first_fetch and self.pinned is None
                     and self._may_refetch_for_unknown_kid()):
                 self.kid_refetched_at = self.clock()   # set first: a failed fetch counts too
-                self.refresh()
+                self.refresh("fetched again: the token's kid is not in the cached set")
                 key = self._find(kid)
         if key is None:
             # The kid is the attacker's text: it is not repeated back (it would reach a header).
@@ -97,3 +102,11 @@ class JWKSCache:
         if kid is None:
             return next(iter(self.keys.values())) if len(self.keys) == 1 else None
         return self.keys.get(kid)
+
+
+def fetch_line(jwks_uri: str, kids: list, why: str = "") -> str:
+    """The console's line for one real fetch: "GET <jwks_uri> → 2 keys (kid a, b); …"."""
+    named = ", ".join(kids[:KIDS_SHOWN]) + (", …" if len(kids) > KIDS_SHOWN else "")
+    count = f"{len(kids)} key{'' if len(kids) == 1 else 's'}"
+    return (f"GET {jwks_uri} → {count}" + (f" (kid {named})" if kids else "") + "; "
+            + (why or "cached: fetched again only for a kid it does not know"))

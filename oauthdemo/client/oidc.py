@@ -41,21 +41,29 @@ TOKEN_REQUEST_NOTES = {"code_verifier": "THE SECRET, revealed only now, only to 
 TOKEN_REQUEST_CONTEXT = {"your app": "server to server",
                          "CLI": "the CLI posts it directly"}
 # Step 9: what each claim check protects against (OIDC Core §3.1.3.7), one short clause.
-CLAIM_WHY = {"iss": "from the provider we trust, not another",
-             "aud": "meant for this app, not another client",
-             "exp": "not a stolen old token",
-             "iat": "issued just now, not long ago and kept",
-             "nonce": "this login's, not a replayed one",
-             "sub": "who the user is, stable"}
+CLAIM_WHY = {"iss": "issued by the provider we sent the user to, not by another one",
+             "aud": "issued to this app: a token given to another app is not replayed here",
+             "exp": "still within its lifetime: an old token, leaked from a log, no longer works",
+             "iat": "issued at a sane time, never in the future (60 s of clock skew allowed)",
+             "nonce": "made for this login, not replayed from another one",
+             "sub": "the user's stable id at this provider (an email can change hands)"}
+# Before the login: what each endpoint of the discovery document is for.
+DISCOVERY_NOTES = {"authorization_endpoint": "Step 3 sends the browser here",
+                   "token_endpoint": "Step 7 posts the code here",
+                   "jwks_uri": "Step 9 checks signatures with these public keys"}
 REFRESHED_NONCE = ("not checked: a refreshed ID token is not tied to a new login's nonce; "
                    "it keeps the original one (OIDC Core §12.2)")
 
 
 # -- discovery -------------------------------------------------------------------------------
 
-def fetch_metadata(issuer: str, transport: Transport) -> dict:
+def discovery_url(issuer: str) -> str:
     """Discovery 1.0 §4.1: the document lives at the issuer + /.well-known/openid-configuration."""
-    url = issuer.rstrip("/") + DISCOVERY_PATH
+    return issuer.rstrip("/") + DISCOVERY_PATH
+
+
+def fetch_metadata(issuer: str, transport: Transport) -> dict:
+    url = discovery_url(issuer)
     status, meta = transport.get(url)
     if status != 200:
         raise ConfigError(f"Discovery at {url} answered HTTP {status}.")
@@ -103,7 +111,8 @@ class OIDCClient:
         self.events = events or EventBus()
         self.clock = clock
         self.actor = actor
-        self.jwks = JWKSCache(metadata["jwks_uri"], clock=clock, transport=self.transport)
+        self.jwks = JWKSCache(metadata["jwks_uri"], clock=clock, transport=self.transport,
+                              events=self.events, actor=actor)
         self.resource = ProtectedResource(provider, metadata, self.jwks, self.transport,
                                           clock=clock)
 
@@ -115,8 +124,10 @@ class OIDCClient:
         Every later call goes through the same transport (a test may pass its own)."""
         transport = transport or Transport(timeout)
         metadata = fetch_metadata(provider.issuer, transport)
-        return cls(provider, metadata, transport=transport, events=events, clock=clock,
-                   actor=actor)
+        client = cls(provider, metadata, transport=transport, events=events, clock=clock,
+                     actor=actor)
+        narrate_discovery(client.events, actor, provider.issuer, metadata)   # once checked
+        return client
 
     @property
     def timeout(self) -> float:
@@ -332,6 +343,17 @@ class OIDCClient:
 
 
 # == what the console says: module functions, so the client class stays about the protocol ====
+
+def narrate_discovery(e: EventBus, a: str, issuer: str, meta: dict):
+    """Before the login: the document fetched, its issuer checked (Discovery 1.0 §4.3), and
+    the endpoints it names, which the login's steps will use."""
+    e.step(a, Step.DISCOVERY)
+    e.say(a, f"{discovery_url(issuer)} ← GET, where every OpenID provider publishes it")
+    e.check(a, f"issuer {meta['issuer']} is exactly the configured one: another server "
+               "cannot hand us its endpoints")
+    for name in REQUIRED_METADATA:
+        e.show(a, f"  {name}", meta[name], DISCOVERY_NOTES[name])
+
 
 def narrate_pkce_secrets(e: EventBus, a: str, req: AuthRequest):
     """Step 2: the verifier stays here; only its hash (the challenge) will travel."""

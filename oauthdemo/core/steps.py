@@ -10,6 +10,7 @@ import enum
 
 RFC = "https://www.rfc-editor.org/rfc/"
 OIDC_CORE = "https://openid.net/specs/openid-connect-core-1_0.html"
+OIDC_DISCOVERY = "https://openid.net/specs/openid-connect-discovery-1_0.html"
 STEP_COUNT = 10
 
 
@@ -18,6 +19,10 @@ class Step(enum.Enum):
 
     # Before the ten: the app's own page, where nothing secret exists yet.
     WELCOME = (0, "The app's welcome page", ())
+    # Before the ten, once per client: it reads what the provider publishes (its endpoints,
+    # where its public keys are), and checks the document names the configured issuer.
+    DISCOVERY = (0, "Discovery: what the provider publishes", (
+        ("OpenID Connect Discovery 1.0 §4", OIDC_DISCOVERY + "#ProviderConfig"),))
     LOGIN = (1, "The login starts", (("RFC 6749 §4.1", RFC + "rfc6749#section-4.1"),))
     PKCE_SECRETS = (2, "The PKCE secrets", (
         ("RFC 7636 §4.1", RFC + "rfc7636#section-4.1"),

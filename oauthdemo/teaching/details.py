@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from oauthdemo.client.explain import PARAM_NOTES, check_status, describe_claim, human_duration
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS
-from oauthdemo.client.oidc import DISCOVERY_PATH
+from oauthdemo.client.oidc import CLAIM_WHY, DISCOVERY_PATH
 from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.server.users import DEMO_USERS
@@ -60,7 +60,7 @@ FAILURES = {
 FAILURE_DEFAULT = ("The login was refused",
                    "The app stopped this login here and made no session.",
                    (("RFC 6749 §5.2", RFC + "rfc6749#section-5.2"),))
-API_CHECK_NAMES = (("local_jwt", "Checked locally (signature, iss, aud, exp)"),
+API_CHECK_NAMES = (("local_jwt", "Checked locally (signature, iss, aud, exp, iat)"),
                    ("authorization_server", "Asked the authorization server (RFC 7662)"))
 
 
@@ -304,7 +304,9 @@ def signature_checks(view) -> Markup:
     kid, jwks = view.trace.get("kid"), view.trace.get("jwks_uri")
     alg = (view.trace.get("id_header") or {}).get("alg")
     items = [(True, f"signature verified ({alg}) with the JWKS key kid={kid}")]
-    items += [(True, f"{name}: {detail}") for name, detail in view.trace.get("checks", [])]
+    # Each check with what it protects against: the same words the console prints.
+    items += [(True, f"{name}: {detail}" + (f" — {CLAIM_WHY[name]}" if name in CLAIM_WHY else ""))
+              for name, detail in view.trace.get("checks", [])]
     return partial("walk_signature.html", jwks_uri=jwks, kid=kid,
                    algorithms=code(", ".join(ID_TOKEN_ALGORITHMS), ""), checks=check_list(items))
 
