@@ -102,7 +102,8 @@ class TestWrapping(unittest.TestCase):
                          f"{'your app':>{2 + ACTOR_WIDTH}} │ ID token claims   (decoded)")
         self.assertEqual(lines[1:], [f'{BAR}  "iss": "http://localhost:8092/"',
                                      f'{BAR}  "aud": "demo-web-app"',
-                                     f'{BAR}  "exp": 1796161692',
+                                     f'{BAR}  "exp": 1796161692   (2026-12-01',
+                                     f'{BAR}    21:48:12 UTC)',   # a time claim's date, wrapped
                                      f'{BAR}  "email_verified": true',
                                      f'{BAR}  "name": "Zoë \\\\x1b"'])
 

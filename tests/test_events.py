@@ -165,6 +165,15 @@ class TestNarratorRendering(unittest.TestCase):
         self.assertIn("? OK good", text)          # the box-drawing bar is replaced too
         self.assertIn("? FAIL bad", text)
 
+    def test_time_claims_show_their_date_beside_the_number(self):
+        """A new user's trial: "exp": 1796162042 means nothing until it reads as a moment."""
+        lines = narrated(Shown("your app", "ID token claims",
+                               {"sub": "x", "iat": 1796126042, "exp": 1796162042, "flag": True}))
+        text = "\n".join(lines)
+        self.assertIn('"exp": 1796162042   (2026-12-01 21:54:02 UTC)', text)
+        self.assertIn('"iat": 1796126042   (2026-12-01 11:54:02 UTC)', text)
+        self.assertNotIn("UTC", [line for line in lines if '"sub"' in line][0])
+
     def test_pkce_checked_shows_both_challenges_and_the_verdict(self):
         ok = narrated(PkceChecked("authorization server", "verifier", "chal", "chal", True))
         self.assertIn("received code_verifier = verifier", ok[0])

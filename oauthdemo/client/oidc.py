@@ -362,8 +362,10 @@ def narrate_pkce_secrets(e: EventBus, a: str, req: AuthRequest):
     e.show(a, "SHA-256(verifier)", req.trace["digest_hex"][:32] + "…")
     e.show(a, "code_challenge", req.challenge, "= BASE64URL(SHA-256(verifier)), safe to send")
     bound = "bound to this browser" if req.browser else "known only to this login"
-    e.show(a, "state         ", req.state, f"anti-CSRF, single use, {bound}")
-    e.show(a, "nonce         ", req.nonce, "must come back inside the ID token")
+    e.show(a, "state         ", req.state, f"anti-CSRF, single use, {bound}: it guards the "
+                                            "callback (Step 6)")
+    e.show(a, "nonce         ", req.nonce, "must come back inside the ID token: it guards the "
+                                            "token (Step 9)")
 
 
 def narrate_redirect(e: EventBus, a: str, req: AuthRequest, params: dict, endpoint: str):

@@ -22,10 +22,12 @@ import re
 import shutil
 import sys
 import threading
+import time
 import unicodedata
 
 from oauthdemo.core.events import (TOKEN, Announced, AttackStarted, Checked, Event,
                                    PkceChecked, Said, Shown, StepStarted, TokenIssued, CodeIssued)
+from oauthdemo.client.explain import TIME_CLAIMS
 from oauthdemo.core.text import abbreviate, printable
 
 # Each actor gets a fixed colour (ANSI SGR) and a fixed-width name, so a learner can
@@ -102,6 +104,16 @@ def hard_break(lines: list, line: str, word: str, room: int, rest: int) -> tuple
             return line + head, room
         lines.append(line + head)
         line, room = "", rest
+
+
+def when(name: str, value) -> str:
+    """A time claim's date beside its number, so "exp": 1796162042 reads as a moment."""
+    if name not in TIME_CLAIMS or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    try:
+        return "   (" + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value)) + ")"
+    except (OverflowError, OSError, ValueError):
+        return ""   # a number no calendar can hold: shown as it is
 
 
 def json_member(value) -> str:
@@ -188,7 +200,8 @@ class Narrator:
         """Decoded JSON, one member per line under its label: "name": value."""
         rows = self._rows(actor, f"{label}   ({note})" if note else label)
         for name, member in value.items():
-            rows += self._rows("", f"  {json_member(name)}: {json_member(member)}")
+            rows += self._rows("", f"  {json_member(name)}: {json_member(member)}"
+                                   f"{when(name, member)}")
         self._write("\n".join(rows))
 
     def _checked(self, e: Checked):
