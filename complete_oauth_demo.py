@@ -32,6 +32,11 @@ from oauthdemo.backend import routes as backend
 from oauthdemo.web import httpkit
 from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
+from oauthdemo.teaching.httplog import HttpLog, har_download
+from oauthdemo.server.authorize import AS as AS_ACTOR
+from oauthdemo.server.handler import BROWSER_COOKIE as AS_BROWSER_COOKIE
+from oauthdemo.teaching import stepmode
+from oauthdemo.teaching import forensics
 from oauthdemo.core.events import EventBus
 from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.loopback import LOOPBACK_HOSTS
@@ -41,7 +46,7 @@ from oauthdemo.web.html import Markup, fill, partial
 from oauthdemo.web.httpkit import Request, Response, json_response, render
 from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.pending import PENDING_TTL, PendingLogins
-from oauthdemo.client.explain import check_status, describe_claim, human_duration
+from oauthdemo.client.explain import check_status, describe_claim, hint_for, human_duration
 from oauthdemo.core.tables import ExpiringTable
 
 APP = "your app"                     # the actor this file speaks as
@@ -61,19 +66,6 @@ API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
 CLAIM_ROW = Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code></td></tr>')
 
-# What a learner can do about a refused login, by its RFC error code (page text only).
-ERROR_HINTS = {
-    "access_denied": "You (or the server) pressed Deny. Nothing was shared; start again "
-                     "whenever you like.",
-    "invalid_state": "State protects against login CSRF: a callback is accepted only once, "
-                     "only in the browser that started the login, and only for 10 minutes.",
-    "invalid_grant": "The code was refused: it may have been used already, expired, or the "
-                     "PKCE verifier did not match the challenge.",
-    "invalid_request": "Check that the redirect URI registered with the provider is exactly "
-                       "this app's /callback (scheme, host, port and path).",
-}
-
-
 # Errors that are not a refused login get a heading of their own (a refused login gets
 # walkthrough.refused_page); anything else keeps the generic one.
 ERROR_HEADINGS = {
@@ -87,7 +79,7 @@ def app_error_page(err: OAuth2Error, hint: str = "") -> Response:
     """The app's error page: the RFC code in ``data-error``, and the app's navigation."""
     heading = ERROR_HEADINGS.get(err.error, httpkit.GENERIC_ERROR_TITLE)
     card = fill("error.html", heading=heading, error=err.error, description=err.description,
-                hint=hint or ERROR_HINTS.get(err.error, ""))
+                hint=hint or hint_for(err.error, err.description))
     return render("app_error.html", title=heading, status=err.status_code, page=card)
 
 
@@ -147,10 +139,17 @@ class DemoApp:
         self.sessions = ExpiringTable(SESSIONS_MAX, "sessions")
         self.lock = threading.Lock()
         self.flows = walkthrough.LatestFlows(clock=clock)   # each browser's latest login
+        self.http_log = self.events.subscribe(HttpLog(   # every hop of it, both channels
+            app_actor=APP, browser_cookie=BROWSER_COOKIE, server_actor=AS_ACTOR,
+            server_cookie=AS_BROWSER_COOKIE, clock=clock))
+        client.transport.report_to(self.events)             # the back channel, as sent
+        self.used_states = forensics.UsedStates()   # finished logins' states: a stale tab
         self.forms = FormTokens()                            # CSRF tokens of our forms
         self._lab = None                                     # the attack lab: see lab
+        self._mistakes = None                                # the mistakes gallery
         self._lab_lock = threading.Lock()
         self.backend = backend.mount(self)                   # the mobile backend, built on first use
+        self.steps = stepmode.StepThrough(self)              # the step-through lab's logins
 
     @property
     def lab(self):
@@ -161,6 +160,19 @@ class DemoApp:
                 from oauthdemo.teaching.attacks import AttackLab
                 self._lab = AttackLab(self)
             return self._lab
+
+    @property
+    def mistakes(self):
+        """The mistakes gallery (each browser's latest results), made on first use."""
+        with self._lab_lock:
+            if self._mistakes is None:
+                from oauthdemo.teaching.mistakes import MistakesGallery
+                self._mistakes = MistakesGallery(self)
+            return self._mistakes
+
+    def forensic(self, req: Request, err: OAuth2Error) -> Markup:
+        """Why a login was refused, for its error page (teaching.forensics)."""
+        return forensics.refused_login(self, req.query, browser_of(req), err)
 
     @property
     def secure_cookies(self) -> bool:
@@ -183,6 +195,7 @@ class DemoApp:
                           result.request.trace, now)
         with self.lock:
             self.sessions.add(session.sid, session, expires=now + SESSION_TTL, now=now)
+        self.used_states.add(result.request.state)   # a stale tab's replay, explained later
         return session
 
     def session_for(self, req: Request) -> Session | None:
@@ -216,7 +229,17 @@ def browser_or_new(req: Request) -> str:
     return browser_of(req) or httpkit.new_browser_id()
 
 
-class DemoHandler(httpkit.BaseHandler):
+class HttpLogRoute:
+    """The app's side of its HTTP log (teaching.httplog): who answers, and GET /trace.har."""
+
+    actor = APP
+
+    def trace_har(self, req):
+        """This browser's latest login as HAR 1.2 (a download): only ever its own."""
+        return har_download(self.app.http_log, browser_of(req), req.query.get("reveal", "0"))
+
+
+class DemoHandler(HttpLogRoute, httpkit.BaseHandler):
     """The app's routes. Each handler is one step of the walkthrough, named for it.
 
     The mobile app's backend (/auth/*, /api/me) is mounted here too: the app holds its
@@ -231,10 +254,12 @@ class DemoHandler(httpkit.BaseHandler):
         ("GET", API_VIEW): "step10_protected_api",
         ("GET", "/logout"): "logout_page",
         ("POST", "/logout"): "logout",
-        ("GET", "/walkthrough"): "walkthrough_page",
+        ("GET", "/walkthrough"): "walkthrough_page", ("GET", "/trace.har"): "trace_har",
         ("GET", "/attacks"): "attack_lab_page",
         ("POST", "/attacks/run"): "attack_lab_run",
+        **dict.fromkeys((("GET", "/mistakes"), ("POST", "/mistakes/run")), "mistakes_gallery"),
         **dict.fromkeys(backend.BackendRoutes.ROUTES, "mobile_backend"),
+        **dict.fromkeys(stepmode.ROUTES, "step_through"),
     }
     json_paths = ("/api/", "/auth/")
 
@@ -311,7 +336,7 @@ class DemoHandler(httpkit.BaseHandler):
         self.app.flows.remember(browser, auth)
         if req.query.get("intercept"):   # the attack lab's link: this login's code goes there
             self.app.lab.intercept(auth.state, req.query["intercept"])
-        resp = httpkit.redirect(auth.url, 302)
+        resp = self.app.steps.redirect_or_pause(req, auth)   # ?mode=step: pause at /step first
         return self.app.with_browser_cookie(resp, browser, BROWSER_COOKIE_AGE)
 
     # == Steps 6–9: the callback, the exchange, the ID token ==================================
@@ -321,6 +346,8 @@ class DemoHandler(httpkit.BaseHandler):
             if self.app.lab.intercepts(req.query.get("state")):
                 self.app.lab.keep_code(req.query, browser)   # state checked; code not redeemed
                 return httpkit.redirect("/attacks#codes", 303)
+            if self.app.steps.owns(req.query.get("state"), browser):   # the step-through lab
+                return self.app.steps.callback_arrived(req.query, browser)
             result = self.app.client.complete(req.query, self.app.pending, browser)
         except DemoError as caught:
             return self.login_refused(as_oauth2(caught))
@@ -330,7 +357,8 @@ class DemoHandler(httpkit.BaseHandler):
         self.events.check(APP, f"login refused: {err.error}: {err.description}", ok=False)
         req = Request(self, self.command, *self.split_target())   # this callback, again
         step = self.app.flows.refused(browser_of(req), req.query.get("state"), err)
-        return walkthrough.refused_page(err, step, ERROR_HINTS.get(err.error, ""))
+        return walkthrough.refused_page(err, step, hint_for(err.error, err.description),
+                                        self.app.forensic(req, err))
 
     def logged_in(self, result) -> Response:
         session = self.app.new_session(result)
@@ -415,6 +443,9 @@ class DemoHandler(httpkit.BaseHandler):
     def walkthrough_page(self, req):
         return walkthrough.walkthrough_page(self.app, browser_of(req), self.app.session_for(req))
 
+    def step_through(self, req):
+        return self.app.steps.handle(req, browser_of(req))
+
     def attack_lab_page(self, req):
         browser = browser_or_new(req)
         page = walkthrough.attack_lab_page(self.app, browser)
@@ -427,6 +458,9 @@ class DemoHandler(httpkit.BaseHandler):
         session = self.app.session_for(req)
         fragment = self.app.lab.run_from_form(form, browser, session.tokens if session else None)
         return httpkit.redirect(f"/attacks#{fragment}", 303)
+
+    def mistakes_gallery(self, req):   # your own bugs, run for real, explained
+        return self.app.mistakes.handle(req, browser_or_new(req))
 
     # == Logging out ===========================================================================
     def logout_page(self, req):

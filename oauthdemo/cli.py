@@ -2,7 +2,9 @@
 exit status and one sentence (never a traceback).
 
 ``complete_oauth_demo.py`` serves the demo; ``… login`` is the CLI loopback login (gh,
-flytectl); ``… mobile`` plays the mobile app of the "mobile app + backend" design.
+flytectl), ``… login --device`` its device grant (RFC 8628); ``… token --client-credentials``
+a machine's own token (RFC 6749 §4.4); ``… mobile`` plays the mobile app of the "mobile
+app + backend" design.
 
 A flag that sets a setting is declared from the settings' defaults table
 (``settings.Settings``: its name, flag, default and help); the flags of one command alone
@@ -12,6 +14,7 @@ only when one of them runs, so serving the demo starts without them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,7 +35,7 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_TIMEOUT, EXIT_CANCELLED = 0, 1, 2, 124, 
 SWITCH_INTERVAL = 0.001   # seconds; see serve()
 
 # The settings each command takes as flags, by their names in settings.Settings.
-SERVER_FLAGS = ("host", "idp_port")
+SERVER_FLAGS = ("host", "idp_port", "use_par")
 CONSOLE_FLAGS = ("show_tokens", "quiet")
 CLIENT_ID_FLAGS = ("embedded_web_client_id", "embedded_cli_client_id",
                    "embedded_backend_client_id")
@@ -49,6 +52,10 @@ HINTS = {
                      "one, or log in again.",
     "access_denied": "You (or the server) pressed Deny. Nothing was shared.",
     "temporarily_unavailable": "Is the demo running? Start it with: python3 complete_oauth_demo.py",
+    "unauthorized_client": "This client may not use this grant: enable it for the application "
+                           "at the provider (Auth0: Advanced Settings → Grant Types).",
+    "expired_token": "The device code expired before anyone approved it: run the command again "
+                     "for a new code.",
 }
 
 
@@ -93,9 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="complete_oauth_demo.py",
         description="Run the OAuth 2.0 Authorization Code + PKCE flow for real, and watch "
                     "each step explained in this console and in the browser.",
-        epilog="Other commands: 'complete_oauth_demo.py login --help' (a CLI loopback login, "
-               "like gh or flytectl) and 'complete_oauth_demo.py mobile --help' (the mobile "
-               "app + backend pattern).")
+        epilog="Other commands: 'complete_oauth_demo.py login --help' (a CLI login, like gh or "
+               "flytectl: loopback, or --device), 'complete_oauth_demo.py token --help' (a "
+               "machine's token: client credentials) and 'complete_oauth_demo.py mobile --help' "
+               "(the mobile app + backend pattern).")
     add_common_flags(parser)
     add_setting_flags(parser, ("port", "open_browser"))
     return parser
@@ -105,13 +113,30 @@ def build_login_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="complete_oauth_demo.py login",
         description="Log in from the terminal the way gh and flytectl do: PKCE, a browser, and "
-                    "a one-shot callback server on 127.0.0.1 (RFC 8252).")
+                    "a one-shot callback server on 127.0.0.1 (RFC 8252); or, with --device, a "
+                    "code typed into a browser on any device (RFC 8628).")
     add_common_flags(parser)
     add_loopback_flags(parser)
     parser.add_argument("--save", action="store_true",
                         help="save the tokens to the cache directory (mode 600)")
     parser.add_argument("--refresh", action="store_true",
                         help="use the saved refresh token instead of a browser; saves the new one")
+    parser.add_argument("--device", action="store_true",
+                        help="the device grant (RFC 8628): no callback to this machine; type a "
+                             "code into a browser on any device (over SSH, in WSL, a container)")
+    return parser
+
+
+def build_token_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="complete_oauth_demo.py token",
+        description="Get a token with no user at all: the client credentials grant (RFC 6749 "
+                    "§4.4), as a service or a CI job does it (flytectl's ClientSecret).")
+    parser.add_argument("--client-credentials", action="store_true", required=True,
+                        help="authenticate as the confidential client demo-service with its "
+                             "secret (EMBEDDED_SERVICE_CLIENT_SECRET); never printed")
+    add_env_file_flag(parser)
+    add_setting_flags(parser, ("idp_port",) + CONSOLE_FLAGS)
     return parser
 
 
@@ -212,7 +237,7 @@ def run_native(parser, argv, out, environ, on_url, action) -> int:
     return run_command(lambda: command.narrator.banner(action(command)), command.narrator)
 
 
-def run_command(action, narrator: Narrator) -> int:
+def run_command(action, narrator: Narrator, failed: str = "Login failed") -> int:
     """Each way a command can end, as one sentence and an exit status; never a traceback."""
     try:
         action()
@@ -227,22 +252,36 @@ def run_command(action, narrator: Narrator) -> int:
         err = as_oauth2(err)
         hint = HINTS.get(err.error) or (HINTS["temporarily_unavailable"]
                                         if isinstance(err, ProviderUnreachable) else "")
-        narrator.error(f"Login failed: {err.error}: {err.description} {hint}".rstrip())
+        narrator.error(f"{failed}: {err.error}: {err.description} {hint}".rstrip())
         return EXIT_FAILED
     except KeyboardInterrupt:
         narrator.error("Cancelled; nothing was saved.")
         return EXIT_CANCELLED
 
 
-def login_main(argv, *, out=None, environ=None, on_url=None, keys=None) -> int:
-    """``login``; ``keys`` is the signing key store for an embedded server started here."""
-    from oauthdemo.native import cli_login
+def login_main(argv, *, out=None, environ=None, on_url=None, keys=None, sleep=None,
+               clock=None) -> int:
+    """``login``; ``keys`` is the signing key store for an embedded server started here;
+    ``sleep`` and ``clock`` pace ``--device``'s polling (tests pass their own: no waiting)."""
+    from oauthdemo.native import cli_login, device_login
 
     def log_in(c: Command) -> list:
         if c.args.refresh:
             return cli_login.refresh(c.cfg, c.events, keys).lines()
+        if c.args.device:
+            return device_login.log_in(c.cfg, device_options(c, sleep, clock), c.events,
+                                       save=c.args.save, keys=keys).lines()
+        cli_login.suggest_device(c.events, os.environ if environ is None else environ)
         return cli_login.log_in(c.cfg, c.opts, c.events, save=c.args.save, keys=keys).lines()
     return run_native(build_login_parser(), argv, out, environ, on_url, log_in)
+
+
+def device_options(c: Command, sleep=None, clock=None):
+    """``login --device``: the loopback options that apply (no port: nothing listens here)."""
+    from oauthdemo.native.device_login import DeviceOptions
+    o = c.opts
+    timing = {k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None}
+    return DeviceOptions(o.timeout, o.open_browser, o.scope, o.countdown, o.on_url, **timing)
 
 
 def mobile_main(argv, *, out=None, environ=None, on_url=None) -> int:
@@ -255,4 +294,18 @@ def mobile_main(argv, *, out=None, environ=None, on_url=None) -> int:
     return run_native(build_mobile_parser(), argv, out, environ, on_url, log_in)
 
 
-COMMANDS = {"login": login_main, "mobile": mobile_main}
+def token_main(argv, *, out=None, environ=None, keys=None) -> int:
+    """``token --client-credentials``: a machine's own access token; no user, no browser."""
+    from oauthdemo.native import machine_token
+    out = out or sys.stdout
+    try:
+        cfg = settings.build(build_token_parser().parse_args(argv), environ)
+    except ConfigError as err:
+        return cannot_start(err, out)
+    narrator = Narrator(stream=out, show_tokens=cfg.show_tokens, quiet=cfg.quiet)
+    events = EventBus(narrator)
+    return run_command(lambda: narrator.banner(machine_token.get_token(cfg, events, keys).lines()),
+                       narrator, "Token request failed")
+
+
+COMMANDS = {"login": login_main, "mobile": mobile_main, "token": token_main}

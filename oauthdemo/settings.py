@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,15 +28,21 @@ DEFAULT_SCOPE = "openid profile email offline_access"
 WEB_CLIENT_ID = "demo-web-app"     # the walkthrough app (public, PKCE)
 CLI_CLIENT_ID = "demo-cli"         # the CLI login (native, loopback redirect)
 BACKEND_CLIENT_ID = "demo-backend"  # the mobile app's backend (confidential)
+SERVICE_CLIENT_ID = "demo-service"  # a machine acting as itself (client credentials)
+DEVICE_INTERVALS = range(1, 61)    # RFC 8628 §3.2 interval: seconds between a device's polls
 # RFC 8252 §8.3: a native app's redirect names the loopback IP literal; localhost on request.
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")   # the embedded server's client_ids
 PORT_RANGE = range(0, 65536)       # 0: any free port
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False}
 # A name or address the servers answer to besides localhost (httpkit.allowed_hosts): no
 # scheme, no port (each server adds its own), no path.
 PUBLIC_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"   # name or IPv4
                          r"|\[[0-9A-Fa-f:.]{2,45}\]")                           # [IPv6]
 # The provider's settings: (issuer or domain, client_id, client_secret, audience, …).
+# RFC 6749 §2.3.1: the ways a client with a secret may authenticate at the token endpoint.
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 PROVIDER_KEYS = {
     "AUTH0": ("AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET", "AUTH0_AUDIENCE"),
     "OIDC": ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "OIDC_AUDIENCE",
@@ -58,6 +64,12 @@ def check_redirect_host(value: str) -> str:
     return value
 
 
+def check_device_interval(value: int) -> int:
+    if value not in DEVICE_INTERVALS:
+        raise ValueError("must be between 1 and 60 seconds")
+    return value
+
+
 def check_client_id(value: str) -> str:
     """RFC 6749 §2.2: a client_id is a non-empty string; ours are visible ASCII, no spaces.
     An empty one would match a request that names no client at all."""
@@ -65,6 +77,16 @@ def check_client_id(value: str) -> str:
         raise ValueError("must be 1 to 64 visible ASCII characters (letters, digits, '.', '_', "
                          f"'-', ':'), not {value!r}")
     return value
+
+
+def check_switch(value) -> bool:
+    """A yes/no setting: a flag gives a bool; .env and the environment give text."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text not in SWITCH_WORDS:
+        raise ValueError(f"must be true or false, not {value!r}")
+    return SWITCH_WORDS[text]
 
 
 def check_public_host(value: str) -> str:
@@ -97,6 +119,10 @@ class Provider(Record):   # immutable: see core.records
     # RFC 7662: the protected API's own credentials for asking whether a token is revoked
     introspection_client_id: str | None = None
     introspection_client_secret: str | None = field(default=None, repr=False)
+    # RFC 9126: push every authorization request, even where the provider does not require it
+    use_par: bool = False
+    # RFC 6749 §2.3.1: how a client with a secret authenticates; None: Basic where offered
+    token_auth_method: str | None = None
 
     @property
     def label(self) -> str:
@@ -111,6 +137,7 @@ class EmbeddedClients(Record):   # immutable: see core.records
     native_client_id: str
     backend_client_id: str
     backend_secret: str | None = field(repr=False)
+    service_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -134,6 +161,9 @@ class Settings(Record):   # immutable: see core.records
                                  help="the host in a native app's loopback redirect_uri")
     public_host: str = setting("", env="OAUTH_PUBLIC_HOST", check=check_public_host,
                                help="a name the servers answer to besides localhost")
+    use_par: bool = setting(False, env="OIDC_USE_PAR", flag="--par", check=check_switch,
+                            help="push the authorization request first (RFC 9126 PAR); "
+                                 "always done when the provider requires it")
     # -- the embedded server's clients (the backend's secret never on the command line)
     embedded_web_client_id: str = setting(WEB_CLIENT_ID, env="EMBEDDED_WEB_CLIENT_ID",
                                           flag="--web-client-id", check=check_client_id, help="the web app's client_id")
@@ -144,6 +174,15 @@ class Settings(Record):   # immutable: see core.records
                                               help="the mobile backend's client_id")
     embedded_backend_secret: str = setting("", env="EMBEDDED_BACKEND_CLIENT_SECRET", secret=True,
                                            help="the mobile backend's secret (default: random)")
+    embedded_service_secret: str = setting("", env="EMBEDDED_SERVICE_CLIENT_SECRET", secret=True,
+                                           help="demo-service's secret, for client credentials "
+                                                "(default: random per run, never printed)")
+    embedded_device_interval: int = setting(5, env="EMBEDDED_DEVICE_INTERVAL",
+                                            check=check_device_interval,
+                                            help="seconds between a device's polls (RFC 8628)")
+    embedded_require_par: bool = setting(False, env="EMBEDDED_REQUIRE_PAR", check=check_switch,
+                                         help="the embedded server accepts only pushed "
+                                              "authorization requests (RFC 9126 §5)")
     # -- the mobile app's backend at a configured provider (a confidential client)
     backend_client_id: str = setting("", env="BACKEND_CLIENT_ID",
                                      help="the backend's client_id at the provider")
@@ -157,7 +196,8 @@ class Settings(Record):   # immutable: see core.records
     def embedded(self) -> EmbeddedClients:
         return EmbeddedClients(self.embedded_web_client_id, self.embedded_cli_client_id,
                                self.embedded_backend_client_id,
-                               self.embedded_backend_secret or None)
+                               self.embedded_backend_secret or None,
+                               self.embedded_service_secret or None)
 
 
 @dataclass
@@ -174,8 +214,8 @@ class Row(Record):   # immutable: see core.records
     @property
     def flag_help(self) -> str:
         """The flag's --help text: what it is for, its default, and its environment name."""
-        if self.type is bool:
-            return self.help
+        if self.type is bool:   # a switch: its environment name takes true or false
+            return self.help + (f" (also {self.env}=true)" if self.env else "")
         default = f"default {self.default}" + (f"; also {self.env}" if self.env else "")
         return f"{self.help} ({default})"
 
@@ -183,7 +223,8 @@ class Row(Record):   # immutable: see core.records
 TABLE = tuple(Row(f.name, type(f.default), f.default, **f.metadata)
               for f in fields(Settings) if f.metadata)
 ENV_NAMES = (tuple(row.env for row in TABLE if row.env)
-             + tuple(key for keys in PROVIDER_KEYS.values() for key in keys))
+             + tuple(key for keys in PROVIDER_KEYS.values() for key in keys)
+             + tuple(f"{prefix}_TOKEN_AUTH_METHOD" for prefix in PROVIDER_KEYS))
 
 
 def lookup(name: str) -> Row:
@@ -260,11 +301,22 @@ def pick_provider(values: dict, embedded_client_id: str) -> Provider:
     if auth0:
         domain = strip_scheme(values["AUTH0_DOMAIN"])
         return Provider("auth0", f"https://{domain}/", values["AUTH0_CLIENT_ID"],
-                        *(values.get(k) for k in PROVIDER_KEYS["AUTH0"][2:]))
+                        *(values.get(k) for k in PROVIDER_KEYS["AUTH0"][2:]),
+                        token_auth_method=token_auth_method(values, "AUTH0"))
     if oidc:
         return Provider("oidc", values["OIDC_ISSUER"].strip(), values["OIDC_CLIENT_ID"],
-                        *(values.get(k) for k in PROVIDER_KEYS["OIDC"][2:]))
+                        *(values.get(k) for k in PROVIDER_KEYS["OIDC"][2:]),
+                        token_auth_method=token_auth_method(values, "OIDC"))
     return Provider("embedded", client_id=embedded_client_id)
+
+
+def token_auth_method(values: dict, prefix: str) -> str | None:
+    """AUTH0_/OIDC_TOKEN_AUTH_METHOD: the method the client is registered for, if said."""
+    method = values.get(f"{prefix}_TOKEN_AUTH_METHOD")
+    if method is not None and method not in TOKEN_AUTH_METHODS:
+        raise ConfigError(f"{prefix}_TOKEN_AUTH_METHOD must be one of "
+                          f"{', '.join(TOKEN_AUTH_METHODS)}, not {method!r}.")
+    return method
 
 
 def strip_scheme(domain: str) -> str:
@@ -308,7 +360,10 @@ def build(flags, environ=None) -> Settings:
         if source is not None:
             chosen[row.name] = value
     web_client_id = chosen.get("embedded_web_client_id", WEB_CLIENT_ID)
-    cfg = Settings(provider=pick_provider(values, web_client_id), **chosen)
+    provider = pick_provider(values, web_client_id)
+    if chosen.get("use_par"):   # the client's choice, whichever provider it talks to
+        provider = replace(provider, use_par=True)
+    cfg = Settings(provider=provider, **chosen)
     check_distinct_ports(cfg)
     return cfg
 

@@ -220,7 +220,8 @@ def _page_text(body: str, limit: int = 4000) -> str:
     return text[:limit]
 
 
-def drive_login(browser: ScriptedBrowser, authorize_url: str, login: str = "alice") -> str:
+def drive_login(browser: ScriptedBrowser, authorize_url: str, login: str = "alice",
+                redirect_uri: str | None = None) -> str:
     """Act as the user's browser from the authorization request to the callback.
 
     GETs ``authorize_url``, follows the provider's redirects to its login page,
@@ -234,11 +235,13 @@ def drive_login(browser: ScriptedBrowser, authorize_url: str, login: str = "alic
     ``at_provider``: ``browser.login(app_url, "dora", at_provider=drive_login)`` is a
     whole login of our app at oidc-provider.
 
+    A pushed request (RFC 9126) has no redirect_uri in its URL: pass ``redirect_uri``.
+
     Raises AssertionError (with the page text) on anything unexpected.
     """
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(authorize_url).query)
     try:
-        redirect_uri = query["redirect_uri"][0]
+        redirect_uri = redirect_uri or query["redirect_uri"][0]
     except (KeyError, IndexError):
         raise AssertionError(f"authorize_url has no redirect_uri: {authorize_url}") from None
 

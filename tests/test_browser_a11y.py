@@ -131,7 +131,7 @@ class AxeTest(OneBrowser, unittest.TestCase):
     def test_attack_lab_before_and_after_running(self):
         page = self.page
         self.go(page, "/attacks", "attack lab")
-        page.get_by_role("button", name="Run all eight attacks").click()
+        page.get_by_role("button", name="Run all twelve attacks").click()
         page.locator("#result-h .verdict.rejected").wait_for()
         self.audit(page, "attack lab after every attack")
         self.assert_no_violations()

@@ -33,7 +33,9 @@ WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 360, "height": 780}
 TIMEOUT_MS = 15000
 EXPECTED_ERRORS = {"a": "invalid_request", "b": "invalid_grant", "c": "invalid_grant",
                    "d": "invalid_state", "e": "invalid_grant", "f": "invalid_request",
-                   "g": "invalid_token", "h": "invalid_token"}
+                   "g": "invalid_token", "h": "invalid_token", "i": "invalid_token",
+                   "j": "invalid_token", "k": "invalid_token",
+                   "l": "tampered parameters ignored"}
 # CSP violations are DOM events, not console messages: report each one to the test.
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", function (e) {
@@ -120,7 +122,7 @@ class BrowserUITest(OneBrowser, unittest.TestCase):
         self.assertEqual(page.locator("#pkce-challenge").text_content(), challenge)
         self.assertTrue(page.locator("#pkce-challenge").is_visible())   # Step 2 opens first
         self.assertEqual(page.locator("#pkce-verifier").text_content(), verifier)
-        self.assertEqual(page.locator(".seq-row.reached").count(), 10)
+        self.assertEqual(page.locator(".seq-row.reached:not(.fetch)").count(), 10)
 
     def test_log_out_by_clicking_in_a_second_browser(self):
         """A real browser's form POST (Origin: null under no-referrer) must log out, and land
@@ -144,12 +146,17 @@ class BrowserUITest(OneBrowser, unittest.TestCase):
             page.keyboard.press("Tab")
             if self.focused_id(page) == "arrow-1":
                 break
+        # Every arrow in the page's order, the fetches (discovery, JWKS) among them (item 4)
+        arrows = page.locator(".seq .step-link").evaluate_all("els => els.map(e => e.id)")
+        self.assertIn("arrow-discovery", arrows)
+        self.assertIn("arrow-jwks", arrows)
+        at = arrows.index("arrow-1")
         self.assertEqual(self.focused_id(page), "arrow-1")
-        for n in range(2, 11):
+        for arrow in arrows[at + 1:]:
             page.keyboard.press("Tab")
-            self.assertEqual(self.focused_id(page), f"arrow-{n}")
-        page.keyboard.press("Shift+Tab")
-        page.keyboard.press("Shift+Tab")
+            self.assertEqual(self.focused_id(page), arrow)
+        for _ in range(len(arrows) - 1 - arrows.index("arrow-8")):
+            page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")              # arrow 8: the server's PKCE check
         self.assert_only_open(page, 8)
         self.assertEqual(page.locator("#arrow-8").get_attribute("aria-expanded"), "true")
@@ -252,7 +259,7 @@ class BrowserUITest(OneBrowser, unittest.TestCase):
         try:
             page = self.watch(context.new_page())
             self.open_walkthrough(page)
-            self.assertEqual(page.locator(".seq-row.pending").count(), 10)
+            self.assertEqual(page.locator(".seq-row.pending:not(.fetch)").count(), 10)
             self.assertIn("No login yet", page.locator("h1").text_content())
             page.locator("#arrow-5").click()
             self.assertIn("Not reached yet", page.locator("#step-5").text_content())
@@ -270,7 +277,8 @@ class BrowserUITest(OneBrowser, unittest.TestCase):
             verdict.wait_for()
             self.assertIn(error, verdict.text_content(), letter)
         self.assertIn("revoked", page.locator("#result-c").text_content())
-        self.assertIn("8 of 8 run · 8 stopped", page.locator("#scoreboard").text_content())
+        n = len(EXPECTED_ERRORS)
+        self.assertIn(f"{n} of {n} run · {n} stopped", page.locator("#scoreboard").text_content())
         self.assertEqual(page.locator(".verdict.accepted").count(), 0)
 
     def test_the_csp_listener_reports_violations(self):
@@ -287,7 +295,7 @@ class BrowserUITest(OneBrowser, unittest.TestCase):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page = self.page
         page.goto(self.running.app_url + "/attacks")
-        page.get_by_role("button", name="Run all eight attacks").click()
+        page.get_by_role("button", name="Run all twelve attacks").click()
         page.locator("#result-h .verdict.rejected").wait_for()
         for size, label in ((WIDE, "1280"), (NARROW, "360")):
             page.set_viewport_size(size)

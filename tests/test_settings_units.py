@@ -95,6 +95,13 @@ class TestOneTable(SettingsCase):
         self.assertTrue(both)
         for row in both:
             with self.subTest(row.flag):
+                if row.type is bool:   # a switch (--par): the environment says true
+                    by_flag = self.build(row.flag, parser=parser)
+                    by_env = self.build(environ={row.env: "true"}, parser=parser)
+                    self.assertIs(getattr(by_flag, row.name), not row.default)
+                    self.assertEqual(by_flag, by_env)
+                    self.assertIn(f"(also {row.env}=true)", help_text)
+                    continue
                 by_flag = self.build(row.flag, "chosen-id", parser=parser)
                 by_env = self.build(environ={row.env: "chosen-id"}, parser=parser)
                 self.assertEqual(getattr(by_flag, row.name), "chosen-id")

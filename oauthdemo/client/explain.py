@@ -21,6 +21,8 @@ PARAM_NOTES = {
     "state": "will come back unchanged; proves the callback is ours",
     "nonce": "will be inside the ID token; proves the token is for this login",
     "audience": "which API the access token is for (Auth0)",
+    "prompt": "consent: OIDC Core §11 gives offline_access (a refresh token) only after "
+              "the user consents, so the app asks for the consent screen",
 }
 
 # The sentences of the protected API's "checks" (Step 10).
@@ -56,3 +58,41 @@ def describe_claim(name: str, value, now: float) -> str:
         relative = f"in {human_duration(delta)}" if delta > 0 else f"{human_duration(delta)} ago"
         return f"{value}  ({when}, {relative})"
     return value if isinstance(value, str) else json.dumps(value)
+
+
+# == What a learner can do about a refused login: hints by cause, not by code alone ============
+# One error code has many causes (invalid_request: a PAR-only provider, a redirect_uri it does
+# not know, …), so a hint is chosen by the code and the words of the description; the first
+# rule that matches wins, and a cause not recognised gets no hint rather than a wrong one.
+PAR_HINT = ("This provider accepts only pushed authorization requests (RFC 9126): the app "
+            "must first POST its parameters to the provider, server to server. The client does "
+            "so when discovery says require_pushed_authorization_requests; otherwise turn it on "
+            "with OIDC_USE_PAR=true (or --par).")
+CALLBACK_HINT = ("Check that the redirect URI registered with the provider is exactly this "
+                 "app's /callback (scheme, host, port and path).")
+HINT_RULES = (
+    ("invalid_request", ("pushed authorization request", "request_uri", "par "), PAR_HINT),
+    ("invalid_request", ("redirect_uri", "redirect uri", "callback url"), CALLBACK_HINT),
+    ("invalid_redirect_uri", (), CALLBACK_HINT),
+    ("unauthorized_client", ("pushed", "par "), PAR_HINT),
+    ("access_denied", (), "You (or the server) pressed Deny. Nothing was shared; start again "
+                          "whenever you like."),
+    ("invalid_state", (), "State protects against login CSRF: a callback is accepted only once, "
+                          "only in the browser that started the login, and only for 10 minutes."),
+    ("invalid_grant", (), "The code was refused: it may have been used already, expired, or the "
+                          "PKCE verifier did not match the challenge."),
+    ("invalid_client", (), "The provider did not accept the client's credentials: check the "
+                           "client id and secret, and that OIDC_TOKEN_AUTH_METHOD (or "
+                           "AUTH0_TOKEN_AUTH_METHOD) is the method the app is registered for."),
+    ("invalid_scope", (), "The provider does not offer one of the scopes asked for: check "
+                          "OAUTH_SCOPE against its scopes_supported."),
+)
+
+
+def hint_for(error: str, description: str) -> str:
+    """The hint whose cause matches this error code and description, or "" when none does."""
+    said = description.lower()
+    for code, words, hint in HINT_RULES:
+        if code == error and (not words or any(w in said for w in words)):
+            return hint
+    return ""

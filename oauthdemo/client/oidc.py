@@ -20,6 +20,7 @@ import urllib.parse
 import pkce
 
 from oauthdemo.client.explain import PARAM_NOTES, human_duration
+from oauthdemo.client import par
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS, LEEWAY, JWKSCache
 from oauthdemo.client.pending import AuthRequest, LoginResult, PendingLogins
 from oauthdemo.client.resource import ProtectedResource
@@ -149,13 +150,19 @@ class OIDCClient:
                           issuer=self.provider.issuer, scope=scope, created=self.clock(),
                           browser=browser)
         params = self.authorize_params(req, extra)
-        req.url = self.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(params)
+        front, pushed = par.front_channel(self, params)   # RFC 9126: pushed, if wanted
+        req.url = self.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(front)
         req.trace.update(verifier=verifier, challenge=challenge,
                          digest_hex=pkce.s256_digest(verifier).hex(), authorize_url=req.url,
                          authorize_params=params, started=req.created, flow=req.flow)
         narrate_pkce_secrets(self.events, self.actor, req)
-        narrate_redirect(self.events, self.actor, req, params,
-                         self.metadata["authorization_endpoint"])
+        if pushed:
+            req.trace["par"] = dict(pushed, endpoint=self.metadata[par.ENDPOINT])
+            par.narrate_pushed(self.events, self.actor, req, params, pushed,
+                               (self.metadata[par.ENDPOINT], self.metadata["authorization_endpoint"]))
+        else:
+            narrate_redirect(self.events, self.actor, req, params,
+                             self.metadata["authorization_endpoint"])
         return req
 
     def reserve_state(self, state: str | None = None) -> str:
@@ -176,6 +183,8 @@ class OIDCClient:
                   "state": req.state, "nonce": req.nonce}
         if self.provider.audience:
             params["audience"] = self.provider.audience
+        if asks_consent_for_offline_access(self.provider, req.scope):
+            params["prompt"] = "consent"
         params.update(extra or {})
         return params
 
@@ -223,17 +232,14 @@ class OIDCClient:
         return self.with_client_auth(data)
 
     def with_client_auth(self, data: dict) -> tuple:
-        """A confidential client authenticates as the provider advertises: post or basic."""
-        headers = {}
-        secret = self.provider.client_secret
-        if secret:
-            methods = self.metadata.get("token_endpoint_auth_methods_supported",
-                                        ["client_secret_basic"])
-            if "client_secret_post" in methods:
-                data["client_secret"] = secret
-            else:
-                headers["Authorization"] = basic_authorization(self.provider.client_id, secret)
-        return data, headers
+        """A confidential client authenticates as it is registered (``token_auth_method``)."""
+        method = token_auth_method(self.provider, self.metadata)
+        if method == "client_secret_post":
+            return {**data, "client_secret": self.provider.client_secret}, {}
+        if method == "client_secret_basic":
+            return data, {"Authorization": basic_authorization(self.provider.client_id,
+                                                               self.provider.client_secret)}
+        return data, {}   # "none": a public client sends its client_id alone
 
     def exchange_code(self, code: str, req: AuthRequest, *, step_started: bool = False) -> dict:
         """Step 7. ``step_started``: the caller (the mobile backend) opened it already."""
@@ -407,6 +413,27 @@ def id_claim_checks(claims: dict, nonce: str | None, now: float, refreshed: bool
             ("exp", f"in {human_duration(claims['exp'] - now)}"),
             ("iat", f"{human_duration(now - claims['iat'])} ago"),
             ("nonce", said), ("sub", claims["sub"])]
+
+
+def asks_consent_for_offline_access(provider, scope: str) -> bool:
+    """OIDC Core §11: a provider MUST ignore offline_access unless prompt includes consent,
+    so a generic OpenID provider would give no refresh token. Auth0 grants it without (and
+    our embedded server, its stand-in, too): their requests stay as they were."""
+    return provider.kind == "oidc" and "offline_access" in scope.split()
+
+
+def token_auth_method(provider, metadata: dict) -> str:
+    """RFC 6749 §2.3.1: the method the client is registered for when configured; else Basic,
+    which every server MUST support (and Discovery 1.0 §3's default), and post only where
+    the provider lists post without Basic. A client with no secret is public: "none"."""
+    if not provider.client_secret:
+        return "none"
+    if provider.token_auth_method:
+        return provider.token_auth_method
+    offered = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+    if "client_secret_basic" in offered or "client_secret_post" not in offered:
+        return "client_secret_basic"
+    return "client_secret_post"
 
 
 def end_session_url(provider, metadata: dict, return_to: str) -> str | None:

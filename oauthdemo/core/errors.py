@@ -18,7 +18,19 @@ Status codes follow Auth0 where it differs from the RFC's suggestion: Auth0 answ
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 import urllib.parse
+
+# RFC 6749 §4.1.2.1 and §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E, printable
+# ASCII without the double quote and the backslash. Pages and the console keep the rich
+# text (``description``); the protocol field is this ASCII rendering of it.
+DESCRIPTION_CHARS = re.compile(r'[^\x20-\x21\x23-\x5b\x5d-\x7e]')
+SECTION_SIGN = re.compile(r"§\s*")
+ASCII_SPELLING = {"–": "-", "—": "-", "…": "...", "‘": "'", "’": "'",
+                  "“": "'", "”": "'", "→": "->", "←": "<-", "×": "x",
+                  "≤": "<=", "≥": ">=", "·": "-", "\u00a0": " "}
+REALM = "oauth-pkce-demo"   # RFC 7617 §2: a Basic challenge MUST name its protection space
 
 
 class DemoError(Exception):
@@ -63,7 +75,8 @@ class OAuth2Error(DemoError):
                              status_code=status if 400 <= status < 500 else 502)
 
     def to_dict(self) -> dict:
-        return {"error": self.error, "error_description": self.description}
+        """What goes over the wire: the description as RFC 6749 allows it (printable ASCII)."""
+        return {"error": self.error, "error_description": protocol_text(self.description)}
 
     def to_json(self) -> bytes:
         return json.dumps({**self.to_dict(), **self.details}).encode("utf-8")
@@ -85,8 +98,17 @@ class OAuth2Error(DemoError):
         The code and the description may come from a provider, so both are cut down to
         printable ASCII without quotes or backslashes: nothing from outside can break or
         extend the header (add a realm, say)."""
-        return (f'{self.challenge_scheme} error="{_quotable(self.error)}", '
-                f'error_description="{_quotable(self.description)}"')
+        realm = f'realm="{REALM}", ' if self.challenge_scheme == "Basic" else ""
+        return (f'{self.challenge_scheme} {realm}error="{_quotable(self.error)}", '
+                f'error_description="{_quotable(protocol_text(self.description))}"')
+
+
+def protocol_text(text: str) -> str:
+    """A description as RFC 6749 §4.1.2.1 / §5.2 allow it on the wire: "§" spelled
+    "section", typographic dashes and quotes plain, anything else outside the set dropped."""
+    spelled = "".join(ASCII_SPELLING.get(c, c) for c in SECTION_SIGN.sub("section ", str(text)))
+    unaccented = unicodedata.normalize("NFKD", spelled)   # "é" → "e" + a mark, dropped below
+    return DESCRIPTION_CHARS.sub("", unaccented)
 
 
 def _quotable(text: str) -> str:
@@ -219,6 +241,15 @@ class InvalidToken(OAuth2Error):
     error = "invalid_token"
     status_code = 401
     description = "The token is missing, malformed, expired or not signed by a trusted key."
+
+
+class MissingBearerToken(InvalidToken):
+    """RFC 6750 §3.1: a request with no credentials at all is told which scheme to use,
+    and nothing more: no error code, since nothing was wrong with a token it never sent."""
+    description = "A Bearer access token is required."
+
+    def www_authenticate(self) -> str:
+        return f'Bearer realm="{REALM}"'
 
 
 class RevokedToken(InvalidToken):

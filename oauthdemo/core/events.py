@@ -12,10 +12,11 @@ request or a provider. Colour is the terminal renderer's business, applied last.
 from __future__ import annotations
 
 import threading
+import urllib.parse
 from dataclasses import FrozenInstanceError, dataclass, fields
 
 from oauthdemo.core.steps import Step
-from oauthdemo.core.text import mask_secret, printable
+from oauthdemo.core.text import CONTROL, mask_secret, printable
 
 PLAIN, TOKEN, SECRET = "plain", "token", "secret"   # how a Shown value may be displayed
 
@@ -174,3 +175,82 @@ class Announced(Event):
     """Lines the person running a command must see even with --quiet: where to go next
     (the URL to open in a browser), which authorization server a command uses."""
     lines: tuple
+
+
+HTTP_BODY_KEPT = 8 * 1024      # bytes of a body an HttpExchange keeps (the rest is only counted)
+CLIENT_SECRET_FIELDS = (b"client_secret",)   # form fields that are a client's password
+UNREADABLE_SECRET_BODY = b"(not kept: it names client_secret and is not a form to mask)"
+
+
+def kept_body(body: bytes, content_type: str) -> bytes:
+    """What an HttpExchange keeps of a body: a bounded copy, and nothing of an HTML page
+    (a page can carry a token or a form token woven into markup no mask could find)."""
+    if content_type.split(";")[0].strip().lower() == "text/html":
+        return b""
+    return bytes(body[:HTTP_BODY_KEPT])
+
+
+@dataclass(eq=False)
+class HttpExchange(Event):
+    """One HTTP request and its answer, as a server received and answered it (``channel``
+    "front": the browser's hops) or as the client sent it (``channel`` "back": discovery,
+    JWKS, token, userinfo, introspection). Headers are (name, value) pairs.
+
+    Bodies stay bytes: they are shown escaped on a page or as JSON in a HAR file, never
+    printed on a terminal. Client credentials (RFC 6749 §2.3.1: ``Authorization: Basic``
+    and a ``client_secret`` form field) are masked here, when the event is made, so no
+    subscriber ever holds them; other secrets (codes, tokens, cookies) are the subscriber's
+    to mask, since the learner may reveal them on their own login's page."""
+    channel: str
+    method: str
+    url: str
+    request_headers: tuple
+    request_body: bytes
+    status: int
+    response_headers: tuple
+    response_body: bytes
+    response_size: int
+    started: float              # seconds since the epoch
+    duration: float             # seconds
+    thread: int = 0             # which thread served or sent it: ties a back-channel call
+                                # to the browser request it was made for
+
+    def __post_init__(self):
+        # The base's field-by-field cleaning, made cheap for the many header pairs: every
+        # request of every server makes one of these (the login must not slow down).
+        keep = object.__setattr__
+        keep(self, "request_headers", printable_pairs(
+            (name, mask_basic(value) if name.lower() == "authorization" else value)
+            for name, value in self.request_headers))
+        keep(self, "response_headers", printable_pairs(self.response_headers))
+        keep(self, "request_body", mask_client_secret(self.request_body))
+        for name in ("actor", "channel", "method", "url"):
+            keep(self, name, printable(getattr(self, name)))
+        keep(self, "_sealed", True)
+
+
+def printable_pairs(pairs) -> tuple:
+    """(name, value) pairs made printable: one scan of them all; pair by pair only if needed."""
+    pairs = tuple((str(name), str(value)) for name, value in pairs)
+    if CONTROL.search("".join(name + value for name, value in pairs)) is None:
+        return pairs
+    return tuple((printable(name), printable(value)) for name, value in pairs)
+
+
+def mask_basic(value: str) -> str:
+    """``Basic base64(id:secret)`` carries the client secret: never kept, not even encoded."""
+    scheme, _, credentials = value.partition(" ")
+    return f"{scheme} {mask_secret(credentials)}" if scheme.lower() == "basic" else value
+
+
+def mask_client_secret(body: bytes) -> bytes:
+    """A form body's client_secret, masked (the cheap test first: most bodies have none)."""
+    if not any(name in body for name in CLIENT_SECRET_FIELDS):
+        return body
+    try:
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                                       strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):   # JSON, or a mangled form: the whole body goes
+        return UNREADABLE_SECRET_BODY
+    return urllib.parse.urlencode([(k, mask_secret(v) if k.encode() in CLIENT_SECRET_FIELDS
+                                    else v) for k, v in pairs]).encode("utf-8")

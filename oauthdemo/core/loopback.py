@@ -10,16 +10,20 @@ import re
 import urllib.parse
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
-# RFC 8252 §7.3: a native app's loopback redirect, any port, path /callback; written as
+# RFC 8252 §7.3: a native app's loopback redirect, any port, a registered path; written as
 # the whole allowed shape, so whitespace, controls, user info, a query or a fragment (all
 # of which could split a Location header or fool a lenient URL parser) never match.
-LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([1-9][0-9]{0,4}))?/callback")
+LOOPBACK_CALLBACK = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\])(?::([1-9][0-9]{0,4}))?"
+                               r"(/[a-z]*)")
+CALLBACK_PATHS = ("/callback",)   # our CLI's and the mobile app's path
 
 
-def is_loopback_callback(uri: str) -> bool:
-    """RFC 8252 §7.3: http on a loopback host, any port, path /callback, nothing else."""
+def is_loopback_callback(uri: str, paths: tuple = CALLBACK_PATHS) -> bool:
+    """RFC 8252 §7.3: http on a loopback host, any port, one of ``paths`` exactly (the path
+    is registered, only the port varies), nothing else."""
     match = LOOPBACK_CALLBACK.fullmatch(uri)
-    return match is not None and (match.group(1) is None or 0 < int(match.group(1)) <= 65535)
+    return (match is not None and match.group(2) in paths
+            and (match.group(1) is None or 0 < int(match.group(1)) <= 65535))
 
 
 def is_loopback_url(url: str) -> bool:

@@ -85,3 +85,36 @@ class Step(enum.Enum):
 
 
 THE_TEN = tuple(step for step in Step if 1 <= step.number <= STEP_COUNT)
+
+
+# RFC 8628 (the device authorization grant) has its own six steps: the same Step-like
+# members (number, title, specs, label), so a StepStarted heading reads "Device step 5 of 6".
+RFC8628 = RFC + "rfc8628"
+DEVICE_STEP_COUNT = 6
+
+
+class DeviceStep(enum.Enum):
+    """The device grant's steps, for the CLI's ``login --device`` and the server's side."""
+
+    DEVICE_REQUEST = (1, "The CLI asks for a device code", (
+        ("RFC 8628 §3.1", RFC8628 + "#section-3.1"),))
+    DEVICE_CODE = (2, "The authorization server issues a device code and a user code", (
+        ("RFC 8628 §3.2", RFC8628 + "#section-3.2"),))
+    USER_CODE = (3, "The user takes the code to a browser on any device", (
+        ("RFC 8628 §3.3", RFC8628 + "#section-3.3"),))
+    APPROVAL = (4, "Login and consent at the authorization server", (
+        ("RFC 8628 §3.3", RFC8628 + "#section-3.3"),
+        ("RFC 8628 §5.4", RFC8628 + "#section-5.4")))
+    POLLING = (5, "The CLI polls the token endpoint", (
+        ("RFC 8628 §3.4", RFC8628 + "#section-3.4"),
+        ("RFC 8628 §3.5", RFC8628 + "#section-3.5")))
+    TOKENS = (6, "The tokens: verify the ID token before believing it", (
+        ("OpenID Connect Core §3.1.3.7", OIDC_CORE + "#IDTokenValidation"),))
+
+    number = Step.number
+    title = Step.title
+    specs = Step.specs
+
+    @property
+    def label(self) -> str:
+        return f"Device step {self.number} of {DEVICE_STEP_COUNT}"

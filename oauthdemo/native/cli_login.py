@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 import urllib.parse
 from pathlib import Path
@@ -56,6 +57,27 @@ def refresh(cfg: Settings, events: EventBus, keys=None) -> Outcome:
     """``login --refresh``: new tokens for the saved refresh token, without a browser."""
     with native_client(cfg, events, keys) as (client, _):
         return tokencache.refresh_saved(client, tokencache.token_cache_path())
+
+
+def remote_session(environ) -> str:
+    """Why a browser here could not reach the loopback callback, or "" when it probably can:
+    an SSH session, or Linux with no display (a container, a server, WSL without WSLg)."""
+    if environ.get("SSH_CONNECTION") or environ.get("SSH_TTY"):
+        return "This is an SSH session"
+    if sys.platform.startswith("linux") and not (environ.get("DISPLAY")
+                                                 or environ.get("WAYLAND_DISPLAY")):
+        return "There is no display here"
+    return ""
+
+
+def suggest_device(events: EventBus, environ) -> None:
+    """The loopback redirect needs a browser on THIS machine; say so before waiting for one."""
+    why = remote_session(environ)
+    if why:
+        events.emit(Announced(ACTOR, (
+            f"  {why}: a browser elsewhere cannot reach this machine's 127.0.0.1 callback.",
+            "  Easier: `login --device` (type a code into any browser, your phone included);",
+            "  or keep this login and forward the callback port with ssh -L (below).")))
 
 
 def user_of(claims: dict) -> dict:
@@ -103,7 +125,7 @@ def native_provider(cfg: Settings, events: EventBus, keys=None) -> tuple:
     if p.client_secret:
         announce(events, "  Note: the CLI is a public client; it never sends a client secret "
                          "(register a Native application for it).")
-    return Provider(p.kind, p.issuer, p.client_id, None, p.audience), None
+    return Provider(p.kind, p.issuer, p.client_id, None, p.audience, use_par=p.use_par), None
 
 
 def embedded_provider(cfg: Settings, events: EventBus, keys=None) -> tuple:
@@ -119,7 +141,8 @@ def embedded_provider(cfg: Settings, events: EventBus, keys=None) -> tuple:
     else:
         announce(events, f"  Using the demo's authorization server already running at {issuer}")
     audience = cfg.provider.audience or authserver.DEFAULT_AUDIENCE
-    return Provider("embedded", issuer, cfg.embedded_cli_client_id, None, audience), server
+    return Provider("embedded", issuer, cfg.embedded_cli_client_id, None, audience,
+                    use_par=cfg.provider.use_par), server
 
 
 # == is the server on --idp-port ours? ==========================================================

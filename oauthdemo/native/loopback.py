@@ -17,6 +17,7 @@ Every check is the one OIDC client path (``client.oidc``) the web app uses:
 """
 from __future__ import annotations
 
+import errno
 import math
 import threading
 import time
@@ -26,7 +27,7 @@ from typing import Callable
 
 from oauthdemo.client.oidc import OIDCClient
 from oauthdemo.client.pending import PendingLogins
-from oauthdemo.core.errors import InvalidState, LoginTimedOut, OAuth2Error
+from oauthdemo.core.errors import ConfigError, InvalidState, LoginTimedOut, OAuth2Error
 from oauthdemo.core.events import Announced
 from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo.native.browser import open_in_background
@@ -148,8 +149,13 @@ class LoopbackServer:
         self.port = None
 
     def __enter__(self) -> "LoopbackServer":
-        self.server = httpkit.bind(LoopbackHandler, BIND_HOST, self.wanted_port, self.catcher,
-                                   "the login callback", "--port")
+        try:
+            self.server = httpkit.bind(LoopbackHandler, BIND_HOST, self.wanted_port,
+                                       self.catcher, "the login callback", "--port")
+        except ConfigError as err:
+            if self.wanted_port and port_in_use(err.__cause__):
+                raise callback_port_busy(self.wanted_port) from err
+            raise
         self.port = self.server.server_address[1]
         return self
 
@@ -175,6 +181,21 @@ class LoopbackServer:
         return f"http://{host}:{self.port}{CALLBACK_PATH}"
 
 
+def port_in_use(err) -> bool:
+    return isinstance(err, OSError) and err.errno in (errno.EADDRINUSE,
+                                                      getattr(errno, "WSAEADDRINUSE", -1))
+
+
+def callback_port_busy(port: int) -> ConfigError:
+    """A fixed --port (kept for ssh -L) that something holds: say what, and what to do."""
+    other = port + 1 if port < 65535 else port - 1
+    return ConfigError(
+        f"Port {port} on {BIND_HOST} (the login callback, --port {port}) is already in use: "
+        "another login still waiting, another program, or an ssh -L forward holding it. Free "
+        f"it, or leave --port out (any free port), or choose another (--port {other}) and "
+        f"forward that one instead (ssh -L {other}:127.0.0.1:{other}).")
+
+
 # == waiting for the browser ====================================================================
 
 class Countdown:
@@ -183,18 +204,27 @@ class Countdown:
     It writes to the stream directly because its only text is our own (seconds left); the
     CR and erase-line codes are ours too, the way it redraws in place. No stream: silent."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, what: str = "waiting for the browser"):
         self.stream = stream
+        self.what = what
         self.live = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = TTY_TICK if self.live else PLAIN_INTERVAL
+        self.plain_due = math.inf          # seconds left when the next plain line is due
 
     def show(self, left: float):
         seconds = math.ceil(left)
         if self.live:
-            self.write(f"\r  waiting for the browser... {seconds // 60}:{seconds % 60:02d} left "
+            self.write(f"\r  {self.what}... {seconds // 60}:{seconds % 60:02d} left "
                        "(Ctrl-C cancels)\033[K")
         else:
-            self.write(f"  waiting for the browser... {seconds} s left\n")
+            self.write(f"  {self.what}... {seconds} s left\n")
+
+    def tick(self, left: float):
+        """For a caller that wakes more often than the plain lines should appear (the device
+        login polls every few seconds): redraw on a terminal, else a line every interval."""
+        if self.live or left <= self.plain_due:
+            self.show(left)
+            self.plain_due = left - self.interval
 
     def finish(self):
         if self.live:

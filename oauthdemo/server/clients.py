@@ -17,10 +17,14 @@ from dataclasses import dataclass, replace
 
 from oauthdemo.core.records import Record
 from oauthdemo.core.errors import ConfigError, InvalidClient
-from oauthdemo.core.loopback import is_loopback_callback
-from oauthdemo.settings import BACKEND_CLIENT_ID, CLI_CLIENT_ID, WEB_CLIENT_ID
+from oauthdemo.core.loopback import CALLBACK_PATHS, is_loopback_callback
+from oauthdemo.settings import (BACKEND_CLIENT_ID, CLI_CLIENT_ID, SERVICE_CLIENT_ID,
+                                WEB_CLIENT_ID)
 
 SECRET_BYTES = 32   # a generated client secret: 256 bits
+# The CLI's loopback redirect: our own /callback, and / as google-auth-oauthlib's
+# InstalledAppFlow.run_local_server (the common Python installed-app helper) always sends.
+NATIVE_LOOPBACK_PATHS = ("/callback", "/")
 
 
 @dataclass
@@ -32,12 +36,15 @@ class Client(Record):   # immutable: see core.records
     logout_urls: tuple = ()
     secret: str | None = None
     loopback_any_port: bool = False   # RFC 8252 §7.3, for native (CLI / mobile) clients
+    loopback_paths: tuple = CALLBACK_PATHS   # … and the paths its loopback redirect may take
     can_introspect: bool = False      # a resource server: may ask RFC 7662 about tokens
+    service: bool = False             # a machine acting as itself: client_credentials
+    require_par: bool = False         # RFC 9126 §6: its authorization requests must be pushed
 
     def accepts_redirect(self, uri: str) -> bool:
         if uri in self.redirect_uris:   # exact string match (RFC 6749 §3.1.2.3)
             return True
-        return self.loopback_any_port and is_loopback_callback(uri)
+        return self.loopback_any_port and is_loopback_callback(uri, self.loopback_paths)
 
 
 class ClientRegistry:
@@ -45,20 +52,26 @@ class ClientRegistry:
 
     def __init__(self, *, web_client_id: str = WEB_CLIENT_ID,
                  native_client_id: str = CLI_CLIENT_ID, backend_client_id: str = BACKEND_CLIENT_ID,
-                 backend_secret: str | None = None, resource_client_id: str = "demo-api"):
-        ids = (web_client_id, native_client_id, backend_client_id, resource_client_id)
+                 backend_secret: str | None = None, resource_client_id: str = "demo-api",
+                 service_client_id: str = SERVICE_CLIENT_ID, service_secret: str | None = None):
+        ids = (web_client_id, native_client_id, backend_client_id, resource_client_id,
+               service_client_id)
         if len(set(ids)) != len(ids):   # one would silently replace another
             raise ConfigError("The embedded server's client ids must all differ: "
                               + ", ".join(ids) + ".")
         self.web_client_id, self.native_client_id = web_client_id, native_client_id
         self.backend_client_id, self.resource_client_id = backend_client_id, resource_client_id
+        self.service_client_id = service_client_id
         self._clients = {client.client_id: client for client in (
             Client(web_client_id, "Walkthrough web app (public, PKCE)"),
-            Client(native_client_id, "CLI login (native, loopback)", loopback_any_port=True),
+            Client(native_client_id, "CLI login (native, loopback)", loopback_any_port=True,
+                   loopback_paths=NATIVE_LOOPBACK_PATHS),
             Client(backend_client_id, "Mobile backend (confidential)",
                    secret=backend_secret or new_secret(), loopback_any_port=True),
             Client(resource_client_id, "Protected API (resource server)",
-                   secret=new_secret(), can_introspect=True))}
+                   secret=new_secret(), can_introspect=True),
+            Client(service_client_id, "Demo service (confidential, client credentials)",
+                   secret=service_secret or new_secret(), service=True))}
 
     def __getitem__(self, client_id: str) -> Client:
         return self._clients[client_id]
@@ -76,6 +89,10 @@ class ClientRegistry:
         self._clients[web.client_id] = replace(
             web, redirect_uris=tuple(f"{b}/callback" for b in bases),
             logout_urls=tuple(f"{b}/" for b in bases) + tuple(bases))
+
+    def require_par(self, client_id: str, required: bool = True) -> None:
+        """RFC 9126 §6: this client's requests are accepted only when pushed."""
+        self._clients[client_id] = replace(self._clients[client_id], require_par=required)
 
     def authenticate(self, params: dict, authorization: str | None) -> Client:
         """RFC 6749 §2.3: secrets by client_secret_basic or client_secret_post; a public

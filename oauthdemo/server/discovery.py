@@ -24,8 +24,9 @@ class Issuer:
         return self.identifier.rstrip("/") + path
 
 
-def metadata(issuer: Issuer) -> dict:
-    """OpenID Connect Discovery 1.0 §3 / RFC 8414 §2: what a client needs to know."""
+def metadata(issuer: Issuer, *, require_par: bool = False) -> dict:
+    """OpenID Connect Discovery 1.0 §3 / RFC 8414 §2: what a client needs to know;
+    RFC 9126 §5: where to push a request, and whether pushing is required."""
     return {
         "issuer": issuer.identifier,
         "authorization_endpoint": issuer.url("/authorize"),
@@ -39,7 +40,11 @@ def metadata(issuer: Issuer) -> dict:
         "end_session_endpoint": issuer.url("/oidc/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token",
+                                  "urn:ietf:params:oauth:grant-type:device_code",
+                                  "client_credentials"],
+        # RFC 8628 §4: where a device asks for its codes (Auth0's path)
+        "device_authorization_endpoint": issuer.url("/oauth/device/code"),
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": list(TOKEN_ALGORITHMS),
@@ -49,4 +54,6 @@ def metadata(issuer: Issuer) -> dict:
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
                              "name", "email", "email_verified"],
         "authorization_response_iss_parameter_supported": True,
+        "pushed_authorization_request_endpoint": issuer.url("/oauth/par"),
+        "require_pushed_authorization_requests": require_par,
     }

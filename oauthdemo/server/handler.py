@@ -12,7 +12,9 @@ import urllib.parse
 
 from oauthdemo.core.errors import InvalidRequest, OAuth2Error
 from oauthdemo.core.jose import jwks_document
-from oauthdemo.server.authorize import TXN_TTL, Transaction, add_query
+from oauthdemo.server.authorize import AS, TXN_TTL, Transaction, add_query
+from oauthdemo.server.device_pages import DevicePages
+from oauthdemo.server.logout import client_id_of_hint
 from oauthdemo.server.users import DEMO_USERS
 from oauthdemo.web import httpkit
 from oauthdemo.web.html import Markup, partial
@@ -69,7 +71,7 @@ def on_to_the_client(redirect_uri: str) -> str:
     return f"'self' {origin_of(redirect_uri)}"
 
 
-class AuthServerHandler(httpkit.BaseHandler):
+class AuthServerHandler(DevicePages, httpkit.BaseHandler):
     """HTTP face of ``AuthorizationServer``: parses, calls, renders. No decisions here."""
 
     routes = {
@@ -81,6 +83,13 @@ class AuthServerHandler(httpkit.BaseHandler):
         ("GET", "/authorize/consent"): "consent_page",
         ("POST", "/authorize/consent"): "consent",
         ("POST", "/oauth/token"): "token",
+        ("POST", "/oauth/device/code"): "device_code",
+        ("GET", "/activate"): "activate_page",
+        ("POST", "/activate"): "activate",
+        ("GET", "/activate/consent"): "device_consent_page",
+        ("POST", "/activate/consent"): "device_consent",
+        ("GET", "/activate/done"): "activate_done",
+        ("POST", "/oauth/par"): "par",
         ("GET", "/userinfo"): "userinfo",
         ("POST", "/userinfo"): "userinfo",
         ("POST", "/oauth/revoke"): "revoke",
@@ -89,6 +98,10 @@ class AuthServerHandler(httpkit.BaseHandler):
         ("GET", "/oidc/logout"): "logout_oidc",
     }
     json_paths = ("/.well-known/", "/oauth/", "/userinfo")
+    actor = AS   # who answers, in the app's HTTP log (teaching.httplog)
+    # The device pages (DevicePages) name the client and list the scope as these pages do.
+    display_name = staticmethod(display_name)
+    scope_items = staticmethod(scope_items)
 
     @property
     def auth(self):
@@ -113,17 +126,19 @@ class AuthServerHandler(httpkit.BaseHandler):
         """Steps 4 and 5 begin: check the request, store the challenge, show the login."""
         endpoint = self.auth.authorization
         self.auth.prune()
-        client, redirect_uri = endpoint.check_client_and_redirect(req.query)
+        params = self.auth.pushed.request_params(req.query)   # RFC 9126 §4: pushed, if so
+        client, redirect_uri = endpoint.check_client_and_redirect(params)
         try:
-            checked = endpoint.check_request(req.query)
+            self.auth.pushed.check_pushed(client, params)
+            checked = endpoint.check_request(params)
         except OAuth2Error as err:
-            location = endpoint.error_location(redirect_uri, err, req.query.get("state"))
+            location = endpoint.error_location(redirect_uri, err, params.get("state"))
             return httpkit.redirect(location, 303)
         # The request is bound to this browser: only it can answer the login form.
         browser = req.browser_id(BROWSER_COOKIE)
         known = bool(browser)
         browser = browser or httpkit.new_browser_id()
-        txn = endpoint.store_request(client, redirect_uri, req.query, checked, browser)
+        txn = endpoint.store_request(client, redirect_uri, params, checked, browser)
         page = self.login_page(txn)
         return page if known else page.set_cookie(BROWSER_COOKIE, browser, max_age=TXN_TTL)
 
@@ -140,7 +155,9 @@ class AuthServerHandler(httpkit.BaseHandler):
         endpoint, form = self.auth.authorization, req.form()
         txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
         txn = endpoint.log_in(txn, form.get("user", ""))
-        return httpkit.redirect("/authorize/consent?" + urllib.parse.urlencode(
+        consent = "/activate/consent" if self.auth.device.is_device_login(txn) else \
+            "/authorize/consent"   # RFC 8628 §3.3: a device login has its own consent page
+        return httpkit.redirect(consent + "?" + urllib.parse.urlencode(
             {"txn": txn.txn_id}), 303)
 
     def consent_page(self, req):
@@ -160,6 +177,8 @@ class AuthServerHandler(httpkit.BaseHandler):
         """Step 5 ends: back to the client with a code (or access_denied)."""
         endpoint, form = self.auth.authorization, req.form()
         txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
+        if self.auth.device.is_device_login(txn):   # answered at /activate/consent only
+            raise InvalidRequest("A device login is answered on its own consent page.")
         location = endpoint.finish(txn, form.get("decision") == "allow")
         return httpkit.redirect(location, 303, form_action=on_to_the_client(txn.redirect_uri))
 
@@ -167,6 +186,15 @@ class AuthServerHandler(httpkit.BaseHandler):
     def token(self, req):
         return json_response(self.auth.token_endpoint.answer(
             req.form_or_json(), req.headers.get("Authorization")))
+
+    def par(self, req):
+        """RFC 9126 §2: the request pushed server to server; 201 with its request_uri."""
+        return json_response(self.auth.pushed.push(req.form(), req.headers.get("Authorization")),
+                             status=201)
+
+    def device_code(self, req):
+        """RFC 8628 §3.1–3.2: a device asks for its device code and user code."""
+        return json_response(self.auth.device.start(req.form(), req.headers.get("Authorization")))
 
     def userinfo(self, req):
         return json_response(self.auth.userinfo.claims(req.bearer_token()))
@@ -188,14 +216,27 @@ class AuthServerHandler(httpkit.BaseHandler):
             *self.authenticated_token_request(req)))
 
     # -- logout ----------------------------------------------------------------------------
-    def allowed_logout_target(self, req, name: str, refusal: str) -> str | None:
+    def allowed_logout_target(self, req, name: str, refusal: str,
+                              client_id: str = "") -> str | None:
         """``name`` from the query, if present; it must be one of the client's logout URLs
         (an open redirect otherwise)."""
         target = req.query.get(name)
-        client = self.auth.clients.get(req.query.get("client_id", ""))
+        client = self.auth.clients.get(client_id or req.query.get("client_id", ""))
         if target and (client is None or target not in client.logout_urls):
             raise InvalidRequest(refusal)
         return target
+
+    def logout_client_id(self, req) -> str:
+        """RP-Initiated Logout 1.0 §2: the client is named by client_id, by a verified
+        id_token_hint, or both, and then they must agree."""
+        client_id, hint = req.query.get("client_id", ""), req.query.get("id_token_hint")
+        if not hint:
+            return client_id
+        hinted = client_id_of_hint(hint, key_for_kid=self.auth.access_tokens.key_for_kid,
+                                   issuer=self.auth.issuer, now=self.auth.now())
+        if client_id and client_id != hinted:
+            raise InvalidRequest("client_id is not the client the id_token_hint was issued to.")
+        return hinted
 
     def logout_auth0(self, req):
         """Auth0's /v2/logout: returnTo must be one of the client's allowed logout URLs."""
@@ -208,7 +249,8 @@ class AuthServerHandler(httpkit.BaseHandler):
     def logout_oidc(self, req):
         """OpenID Connect RP-Initiated Logout 1.0 §2–3, with the client's state echoed."""
         target = self.allowed_logout_target(req, "post_logout_redirect_uri",
-                                            "post_logout_redirect_uri is not registered.")
+                                            "post_logout_redirect_uri is not registered.",
+                                            self.logout_client_id(req))
         if not target:
             return render("as_logged_out.html", title="Logged out").delete_cookie(BROWSER_COOKIE)
         state = req.query.get("state")

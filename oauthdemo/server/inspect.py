@@ -8,12 +8,30 @@ takes the server's lock or reads its tables.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pkce
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the server knows about one failed request, for the error forensics
+    (``teaching.forensics``): the code's record (live, or expired but not yet dropped),
+    the registered redirect URIs, and whether a verifier belongs to another login."""
+    now: float
+    code: object = None                  # the live CodeRecord, or None
+    expired_code: object = None          # the CodeRecord of a code past its 10 minutes
+    redirect_uris: tuple = ()            # registered for the client, exact strings
+    verifier_of_other_login: bool = False
+    state_waiting: bool = False          # the state's login still waits at /authorize
+
 
 class Inspector:
     """``auth.inspect``: snapshots of the grant store, looked up the way a page needs them."""
 
-    def __init__(self, store):
+    def __init__(self, store, clients=None):
         self._store = store
+        self._clients = clients
 
     def transaction_for_state(self, state: str | None):
         """The stored request of the login with this state, while it waits for its user."""
@@ -36,3 +54,22 @@ class Inspector:
     def grants(self) -> tuple:
         """Live grants, the one changed most recently last."""
         return tuple(self._store.grants())
+
+    def truth(self, *, code: str | None = None, client_id: str | None = None,
+              verifier: str | None = None, state: str | None = None) -> Truth:
+        """The server's side of a failed request, read-only (the forensics' ``truth``)."""
+        record = self.code_record(code)
+        client = self._clients.get(client_id) if (self._clients and client_id) else None
+        return Truth(now=self._store.now(), code=record,
+                     expired_code=None if record or not code else self._store.expired_code(code),
+                     redirect_uris=tuple(client.redirect_uris) if client else (),
+                     verifier_of_other_login=self._other_login(record, verifier),
+                     state_waiting=self.transaction_for_state(state) is not None)
+
+    def _other_login(self, record, verifier: str | None) -> bool:
+        """Does SHA-256(verifier) match the challenge of a code other than this one?"""
+        if not pkce.is_well_formed_verifier(verifier):
+            return False
+        challenge = pkce.make_challenge(verifier)
+        return any(r.challenge == challenge for r in self._store.codes()
+                   if record is None or r.challenge != record.challenge)

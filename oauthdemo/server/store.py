@@ -162,6 +162,17 @@ class GrantStore:
         with self._lock:
             return self._codes.values(self._clock())
 
+    def expired_code(self, code: str) -> CodeRecord | None:
+        """Read-only, for the error forensics: a code past its expiry that the table has
+        not dropped yet (it is refused all the same: ``code`` counts it as absent)."""
+        now = self._clock()
+        with self._lock:
+            record = self._codes.get(token_hash(code), float("-inf"))
+        return record if record is not None and record.expires <= now else None
+
+    def now(self) -> float:
+        return self._clock()
+
     def redeem_code(self, code: str, check, new_grant) -> Grant:
         """Single use, atomically: look the code up, let ``check(record, now)`` refuse it,
         store the grant ``new_grant(record, now)`` makes of it, and mark the code used. Of
@@ -195,6 +206,12 @@ class GrantStore:
             rotated = replace(grant, generation=grant.generation + 1)
             self._grants.add(grant_id, rotated, expires=rotated.expires, now=now)
         return rotated
+
+    def add_grant(self, grant: Grant) -> None:
+        """A grant that no code redeems: a device approved (RFC 8628) or a service's own."""
+        now = self._clock()
+        with self._lock:
+            self._grants.add(grant.grant_id, grant, expires=grant.expires, now=now)
 
     def grant_alive(self, grant_id) -> bool:
         """Known here, unexpired and not revoked: what a token's signature cannot tell."""

@@ -13,7 +13,7 @@ import secrets
 import pkce
 
 from oauthdemo.core.errors import (InvalidGrant, InvalidRequest, MissingCodeVerifier,
-                                   UnsupportedGrantType)
+                                   OAuth2Error, UnsupportedGrantType)
 from oauthdemo.core.events import EventBus, PkceChecked
 from oauthdemo.core.jose import encode_jwt
 from oauthdemo.core.steps import Step
@@ -26,6 +26,11 @@ ACCESS_TOKEN_TTL = 86400       # Auth0's default for API access tokens
 ID_TOKEN_TTL = 36000           # Auth0's default ID token lifetime (10 hours)
 GRANT_TTL = 30 * 86400         # a grant, and so each of its refresh tokens, lives this long
 OFFLINE = "offline_access"     # the scope that asks for a refresh token
+
+
+class UnauthorizedClient(OAuth2Error):
+    """RFC 6749 §5.2: this client is not allowed to use this grant type."""
+    error = "unauthorized_client"
 
 
 class TokenEndpoint:

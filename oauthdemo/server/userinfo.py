@@ -2,6 +2,7 @@
 (the claims each scope releases), behind an RFC 6750 §2.1 Bearer access token."""
 from __future__ import annotations
 
+from oauthdemo.core.errors import MissingBearerToken
 from oauthdemo.server.users import profile_claims, user_with_sub
 
 
@@ -12,6 +13,8 @@ class UserInfo:
         self.access_tokens = access_tokens
 
     def claims(self, token: str | None) -> dict:
+        if not token:   # RFC 6750 §3.1: no credentials, so a bare challenge, no error code
+            raise MissingBearerToken()
         claims = self.access_tokens.verify(token)
         user = user_with_sub(claims["sub"])
         return {"sub": user["sub"], **profile_claims(user, claims.get("scope", ""))}

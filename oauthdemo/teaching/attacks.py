@@ -1,13 +1,27 @@
-"""The attack lab: eight attacks on the code flow, each run for real, each stopped by one rule.
+"""The attack lab: twelve attacks on the code flow, each run for real, each stopped by one rule.
 
 RFC 7636 §4.4.1, §4.5, §4.6 (PKCE), RFC 6749 §4.1.2, §4.1.3 and §10.12 (single-use
 codes, the redirect_uri binding, CSRF), OpenID Connect Core 1.0 §3.1.3.7 and RFC 8725
-§3.1 (the ID token's signature and the algorithm allowlist).
+§3.1 (the ID token's signature and the algorithm allowlist; its aud, nonce and exp).
 
 Nothing here re-implements a defence. The attacker's requests go to the configured
 provider's real endpoints through ``http_json``; the forged callback goes through the
 app's own ``OIDCClient.complete``; the forged ID tokens through the app's own
 ``OIDCClient.validate_id_token``. What comes back is shown as it came.
+
+Attacks (i), (j) and (k) present real ID tokens, signed by the real server, whose claims
+are wrong for this login: one the server issued to another of its clients (aud), one from
+an earlier login (nonce), one past its exp (the app's check run with its injectable clock
+set later: nobody waits). The lab never signs anything: where the server issues, it is
+the server's own /authorize and /oauth/token that do.
+
+The checks under attack speak on the app's bus through ``AttackBus``: a step header that
+belongs to no login of ours (a forged state, a token the attacker presents) carries the
+attack's tag, never a flow's.
+
+Attack (l) pushes the app's request (RFC 9126) and then adds the attacker's redirect_uri
+and code_challenge to the browser's URL (``teaching.par_attack``); the code still goes to
+the app, bound to the app's challenge.
 
 Attacks (a), (b), (c) and (e) need an authorization code nobody has redeemed yet. On
 the embedded server the lab gets one by driving a login itself with
@@ -24,6 +38,7 @@ lines), which the console narrates; the page (``teaching.labpage``) draws the re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 import threading
@@ -36,13 +51,16 @@ import pkce
 from oauthdemo.core.errors import (DemoError, InvalidRequest, ProviderBadResponse, ProviderUnreachable,
                                    as_oauth2)
 from oauthdemo.core.events import AttackStarted, EventBus
+from oauthdemo.core.steps import Step
 from oauthdemo.core.jose import b64url_encode, decode_unverified
 from oauthdemo.core.text import abbreviate, mask_secret
-from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.oidc import CLAIM_WHY, OIDCClient
 from oauthdemo.client.pending import AuthRequest
 from oauthdemo.client.transport import http_json
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.useragent import LoginFailed, ScriptedBrowser
+from oauthdemo.client import par as client_par
+from oauthdemo.teaching import par_attack
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
 FORM_PURPOSE = "attack-lab"        # what the lab's form tokens are for
@@ -53,6 +71,9 @@ CODE_TTL = 600                     # RFC 6749 §4.1.2: a code lives 10 minutes a
 LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
 ACTOR = "attacker"                 # who speaks in the console while the lab runs
 ATTACKER_REDIRECT = "https://attacker.example/callback"
+OTHER_APP_REDIRECT = "http://127.0.0.1/callback"   # the CLI's loopback callback (RFC 8252 §7.3)
+EXPIRED_BY = 3600                  # attack (k) replays the token this long after its exp
+ATTACK_TAG = "attack {}"           # the tag of a step header that belongs to no login
 FORGED_SUB = "auth0|000000000000000000000001"   # "the admin": who the attacker wants to be
 VICTIM_USER, ATTACKER_USER = "alice", "bob"     # demo users at the embedded server
 SECRET_FIELDS = ("client_secret", "Authorization")
@@ -74,6 +95,7 @@ class AttackSpec:
     rule_label: str
     rule_url: str
     needs: str = ""     # "code": an unredeemed code; "id_token": a real ID token
+    claim: str = ""     # an ID token claim attack: the claim whose check refuses it
 
 
 ATTACKS = OrderedDict((a.letter, a) for a in (
@@ -166,6 +188,58 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
         "Libraries MUST let the caller specify the allowed algorithms and MUST NOT accept "
         "'none' unless explicitly asked to.", "RFC 8725 §3.1", RFC + "rfc8725#section-3.1",
         needs="id_token"),
+    AttackSpec(
+        "i", "An ID token issued to another app",
+        "ID token for another app (aud)",
+        "The user also signed in to another app registered at the same provider (here the "
+        "demo's CLI). That app, or whoever stole its token, presents the ID token it was "
+        "given to this app: real, signed by the real server, naming the real user.",
+        "The app accepts an ID token only if its aud names this app's client_id (and, with "
+        "several audiences, azp does too). A token issued to another app says so in aud.",
+        "your app's aud check (Step 9)",
+        "The client MUST validate that the aud claim contains its client_id, and MUST reject "
+        "the ID token if it does not list the client as a valid audience.",
+        "OpenID Connect Core §3.1.3.7 (3)", OIDC_CORE + "#IDTokenValidation", claim="aud"),
+    AttackSpec(
+        "j", "An ID token from an earlier login, replayed",
+        "Earlier ID token (nonce)",
+        "A new login starts. The attacker injects an ID token from an earlier login (copied "
+        "from a log or a browser's history) as if it were this login's answer: real, "
+        "signed, unexpired, naming the real user.",
+        "Each login sends a fresh random nonce (Step 3); the server copies it into the ID "
+        "token. The app accepts only a token that carries this login's nonce.",
+        "your app's nonce check (Step 9)",
+        "If a nonce was sent in the authentication request, the nonce claim MUST be present "
+        "and its value checked to be the same as the one sent.",
+        "OpenID Connect Core §3.1.3.7 (11)", OIDC_CORE + "#IDTokenValidation",
+        needs="id_token", claim="nonce"),
+    AttackSpec(
+        "k", "An expired ID token, replayed later",
+        "Expired ID token (exp)",
+        "The attacker found an ID token in a log and replays it an hour after its exp. The "
+        "lab does not wait: it runs the app's own check with the app's clock set to that "
+        "time (the clock is injectable).",
+        "The app refuses a token whose exp has passed (60 s of clock skew allowed), so a "
+        "leaked token stops working when it expires.",
+        "your app's exp check (Step 9)",
+        "The current time MUST be before the time represented by the exp claim, allowing "
+        "for a small leeway for clock skew.",
+        "OpenID Connect Core §3.1.3.7 (9)", OIDC_CORE + "#IDTokenValidation",
+        needs="id_token", claim="exp"),
+    AttackSpec(
+        "l", "A pushed request, tampered with in the browser's URL",
+        "Tampered URL after PAR",
+        "The app pushed its authorization request server to server (PAR). The attacker, who "
+        "can change the browser's URL (a crafted link, an extension), adds its own "
+        "redirect_uri and code_challenge beside client_id and request_uri, hoping the code "
+        "comes to it, bound to a verifier it knows.",
+        "The pushed request is the request: the server takes every parameter from it and "
+        "ignores the rest of the URL, so the code goes to the app's redirect_uri, bound to "
+        "the app's challenge.",
+        "the authorization server's pushed request (Step 3, RFC 9126)",
+        "The authorization server uses the parameters of the pushed request; parameters "
+        "outside it are not used (as with a request object, RFC 9101 §5).",
+        "RFC 9126 §4", RFC + "rfc9126#section-4"),
 ))
 
 
@@ -301,9 +375,13 @@ class AttackLab:
             stolen = self.scripted_login(VICTIM_USER, "lab-victim-" + secrets.token_urlsafe(12))
         return stolen
 
-    def scripted_login(self, user: str, browser_id: str, pending: bool = False) -> StolenCode:
-        """Log in at the embedded server as ``user`` and keep the callback's code unfetched."""
-        req = self.own_client.begin(self.redirect_uri, browser=browser_id, scope=self.app.scope)
+    def scripted_login(self, user: str, browser_id: str, pending: bool = False,
+                       client: OIDCClient | None = None) -> StolenCode:
+        """Log in at the embedded server as ``user`` and keep the callback's code unfetched.
+        ``client``: another app of the same server (attack i); by default this app."""
+        redirect_uri = OTHER_APP_REDIRECT if client else self.redirect_uri
+        req = (client or self.own_client).begin(redirect_uri, browser=browser_id,
+                                                scope=self.app.scope)
         if pending:
             self.app.pending.add(req)
         try:
@@ -371,6 +449,8 @@ class AttackLab:
             self.events.check(ACTOR, f"refused: {result['error']} "
                                      f"(HTTP {result['response']['status']}{how})", ok=False)
             self.events.check(ACTOR, f"stopped by {spec.stopper}: {spec.rule_label}")
+            if result.get("why"):
+                self.say(f"why the app checks {result['why']}")
         else:
             self.events.check(ACTOR, "NOT refused: this provider let the attack through", ok=False)
 
@@ -418,7 +498,7 @@ def attack_forged_callback(lab: AttackLab, *, browser: str = "", tokens: dict | 
     tried = (f"Make this browser deliver the attacker's callback ({how}) to the app's "
              "/callback, with a state this browser never received.")
     try:
-        lab.client.complete(params, lab.app.pending, browser)
+        checker(lab, spec.letter).complete(params, lab.app.pending, browser)
     except DemoError as err:
         return outcome(spec, tried, sent, raised("OIDCClient.complete (the app's /callback)", err))
     return accepted(spec, tried, sent, "OIDCClient.complete (the app's /callback)")
@@ -453,10 +533,9 @@ def attack_pkce_downgrade(lab: AttackLab, *, browser: str = "", tokens: dict | N
 
 def attack_tampered_id_token(lab: AttackLab, *, browser: str = "",
                              tokens: dict | None = None) -> dict:
-    spec = ATTACKS["g"]
-    token, source = lab.real_id_token(browser, tokens)
+    spec, token, source = id_token_for(lab, "g", browser, tokens)
     if token is None:
-        return not_run(spec, source, action="login")
+        return source
     forged = with_claim(token, "sub", FORGED_SUB)
     lab.say(f"changes sub to {FORGED_SUB} in {source}; keeps the signature")
     return id_token_attack(lab, spec, forged, token,
@@ -464,10 +543,9 @@ def attack_tampered_id_token(lab: AttackLab, *, browser: str = "",
 
 
 def attack_alg_none(lab: AttackLab, *, browser: str = "", tokens: dict | None = None) -> dict:
-    spec = ATTACKS["h"]
-    token, source = lab.real_id_token(browser, tokens)
+    spec, token, source = id_token_for(lab, "h", browser, tokens)
     if token is None:
-        return not_run(spec, source, action="login")
+        return source
     forged = unsigned(token, "sub", FORGED_SUB)
     lab.say('rewrites the header to {"alg":"none"}, changes sub, drops the signature')
     return id_token_attack(lab, spec, forged, token,
@@ -475,9 +553,79 @@ def attack_alg_none(lab: AttackLab, *, browser: str = "", tokens: dict | None = 
                            "an empty signature.")
 
 
+def attack_other_apps_id_token(lab: AttackLab, *, browser: str = "",
+                               tokens: dict | None = None) -> dict:
+    spec = ATTACKS["i"]
+    if not lab.embedded:
+        return not_run(spec, "This attack needs a second app registered at the same provider; "
+                             "the embedded server has one (the CLI). Run the demo with it.")
+    token, other = other_apps_id_token(lab)
+    claims = decode_unverified(token)[1]
+    lab.say(f"presents the ID token the server issued to {other} (aud={claims.get('aud')}) "
+            "to this app")
+    sent = ["id_token = " + abbreviate(token), f"aud: {json.dumps(claims.get('aud'))}  "
+            f"(this app is {json.dumps(lab.client.provider.client_id)})",
+            f"iss: {claims.get('iss')}  (the right server)", f"sub: {claims.get('sub')}"]
+    return claim_attack(lab, spec, token, claims.get("nonce"), sent,
+                        f"Present the ID token issued to {other}, the same user's login at "
+                        "another app of this provider, to this app's ID token check.")
+
+
+def attack_earlier_id_token(lab: AttackLab, *, browser: str = "",
+                            tokens: dict | None = None) -> dict:
+    spec, token, source = id_token_for(lab, "j", browser, tokens)
+    if token is None:
+        return source
+    new = lab.own_client.begin(lab.redirect_uri, browser=browser or ACTOR, scope=lab.app.scope)
+    old = str(decode_unverified(token)[1].get("nonce", ""))
+    lab.say(f"set-up: a new login starts with nonce {new.nonce[:10]}… (Steps 2 and 3 as "
+            f"usual, not repeated here); the attacker injects {source}, nonce {old[:10]}…")
+    sent = ["id_token = " + abbreviate(token), f"nonce in the token: {old[:10]}…  (an "
+            "earlier login's)", f"nonce this login sent: {new.nonce[:10]}…"]
+    return claim_attack(lab, spec, token, new.nonce, sent,
+                        f"Answer a new login with {source}, from an earlier login.")
+
+
+def attack_expired_id_token(lab: AttackLab, *, browser: str = "",
+                            tokens: dict | None = None) -> dict:
+    spec, token, source = id_token_for(lab, "k", browser, tokens)
+    if token is None:
+        return source
+    claims = decode_unverified(token)[1]
+    later = float(claims.get("exp", 0)) + EXPIRED_BY
+    lab.say(f"replays {source} an hour after its exp: the lab sets the app's clock to "
+            f"{int(later)} (injectable; nobody waits)")
+    sent = ["id_token = " + abbreviate(token), f"exp: {claims.get('exp')}",
+            f"the app's clock: {int(later)}  (exp + {EXPIRED_BY} s)"]
+    return claim_attack(lab, spec, token, claims.get("nonce"), sent,
+                        f"Present {source} an hour after it expired.", clock=lambda: later)
+
+
+def attack_tampered_pushed_request(lab: AttackLab, *, browser: str = "",
+                                   tokens: dict | None = None) -> dict:
+    spec = ATTACKS["l"]
+    if not lab.client.metadata.get(client_par.ENDPOINT):
+        return not_run(spec, "This provider offers no pushed_authorization_request_endpoint.")
+    if not lab.embedded:
+        return not_run(spec, "This attack plays the user at the embedded server's login page.")
+    seen = par_attack.run(lab)
+    sent = [f"GET {seen['url'].split('?')[0]}?client_id=…&request_uri=…"]
+    sent += [f"&{k}={v}" for k, v in seen["added"].items()]
+    tried = "Change the pushed request by adding parameters to the browser's URL."
+    where = seen["landed"].split("?")[0]
+    response = {"request": "GET /authorize?client_id&request_uri&redirect_uri&code_challenge",
+                "status": 303, "body": {"code sent to": where, "bound to": "the app's challenge"
+                         if seen["bound_to_app"] else "another challenge"}}
+    if seen["to_app"] and seen["bound_to_app"]:
+        return outcome(spec, tried, sent, response, "tampered parameters ignored")
+    return accepted(spec, tried, sent, response["request"], response)
+
+
 RUNNERS = {"a": attack_stolen_code_without_verifier, "b": attack_stolen_code_wrong_verifier,
            "c": attack_code_replay, "d": attack_forged_callback, "e": attack_redirect_uri_swap,
-           "f": attack_pkce_downgrade, "g": attack_tampered_id_token, "h": attack_alg_none}
+           "f": attack_pkce_downgrade, "g": attack_tampered_id_token, "h": attack_alg_none,
+           "i": attack_other_apps_id_token, "j": attack_earlier_id_token,
+           "k": attack_expired_id_token, "l": attack_tampered_pushed_request}
 
 
 # == the attacks' moving parts ==================================================================
@@ -606,10 +754,79 @@ def id_token_attack(lab: AttackLab, spec: AttackSpec, forged: str, original: str
             f"sub: {decode_unverified(original)[1].get('sub')} → {claims.get('sub')}"]
     call = "OIDCClient.validate_id_token (the app's own check)"
     try:
-        lab.client.validate_id_token(forged, claims.get("nonce"))
+        checker(lab, spec.letter).validate_id_token(forged, claims.get("nonce"))
     except DemoError as err:
         return outcome(spec, tried, sent, raised(call, err))
     return accepted(spec, tried, sent, call)
+
+
+def id_token_for(lab: AttackLab, letter: str, browser: str, tokens: dict | None) -> tuple:
+    """(spec, a real ID token, where it came from); without one, (spec, None, the card's
+    result asking for a login)."""
+    spec = ATTACKS[letter]
+    token, source = lab.real_id_token(browser, tokens)
+    return spec, token, source if token else not_run(spec, source, action="login")
+
+
+def claim_attack(lab: AttackLab, spec: AttackSpec, token: str, nonce: str | None, sent: list,
+                 tried: str, clock=None) -> dict:
+    """A real, signed ID token whose claims are wrong for this login, through the app's own
+    check (verify_jwt via validate_id_token); the card says why that claim is checked, in
+    the console's words (CLAIM_WHY)."""
+    call = "OIDCClient.validate_id_token (the app's own check)"
+    try:
+        checker(lab, spec.letter, clock).validate_id_token(token, nonce)
+    except DemoError as err:
+        result = outcome(spec, tried, sent, raised(call, err))
+    else:
+        result = accepted(spec, tried, sent, call)
+    result["why"] = f"{spec.claim}: {CLAIM_WHY[spec.claim]}"
+    return result
+
+
+def other_apps_id_token(lab: AttackLab) -> tuple:
+    """(id_token, whose): the same user's login at another client of the embedded server,
+    the CLI, redeemed as the CLI would. The server issues it, through its own endpoints."""
+    other_id = lab.app.auth_server.native_client_id
+    provider = dataclasses.replace(lab.client.provider, client_id=other_id,
+                                   client_secret=None, audience=None)
+    c = lab.client
+    other = OIDCClient(provider, c.metadata, transport=c.transport, events=EventBus(),
+                       clock=c.clock, actor=ACTOR)
+    lab.say(f"set-up: {VICTIM_USER} also uses another app of this provider, the CLI "
+            f"(client_id {other_id})")
+    stolen = lab.scripted_login(VICTIM_USER, "lab-other-app-" + secrets.token_urlsafe(12),
+                                client=other)
+    with lab.quiet_at_server(stolen.request):
+        tokens = other.exchange_code(stolen.code, stolen.request)
+    return tokens["id_token"], f"the CLI ({other_id})"
+
+
+class AttackBus(EventBus):
+    """The app's bus as a check under attack speaks on it: a step header with no login of
+    its own (a forged state, a token the attacker presents) carries the attack's tag, so
+    it is never shown as if it were a flow (issue 11 item 2)."""
+
+    def __init__(self, inner: EventBus, tag: str):
+        super().__init__()
+        self.inner, self.tag = inner, tag
+
+    def emit(self, event) -> None:
+        self.inner.emit(event)
+
+    def step(self, actor: str, step: Step, *, flow: str | None = "", context: str = ""):
+        self.inner.step(actor, step, flow=flow or self.tag, context=context)
+
+
+def checker(lab: AttackLab, letter: str, clock=None) -> OIDCClient:
+    """The app's own client, the same checks and the keys it already trusts, speaking on an
+    ``AttackBus``; ``clock``: the app's clock set later (attack k), instead of waiting."""
+    c = lab.client
+    view = OIDCClient(c.provider, c.metadata, transport=c.transport,
+                      events=AttackBus(c.events, ATTACK_TAG.format(letter)),
+                      clock=clock or c.clock, actor=c.actor)
+    view.jwks = c.jwks
+    return view
 
 
 def with_claim(token: str, name: str, value) -> str:

@@ -150,8 +150,25 @@ def detail_redirect(view) -> Markup:
     endpoint, _, query = view.trace.get("authorize_url", "").partition("?")
     rows = [(name, code(value), PARAM_NOTES.get(name, ""))
             for name, value in view.params.items()]
+    if "par" in view.trace:
+        return detail_pushed(view, endpoint, query, rows)
     return (url_lines("GET", endpoint, query.split("&"))
             + rows_table(rows, "Each parameter, and why it is there"))
+
+
+def detail_pushed(view, endpoint: str, query: str, rows: list) -> Markup:
+    """RFC 9126: Step 3 as a back-channel POST; the browser's URL carries two parameters."""
+    pushed = view.trace["par"]
+    return (pre_lines([f"POST {pushed['endpoint']}"] + [f"  {name}={value}" for name, value
+                                                         in view.params.items()], "url")
+            + rows_table(rows, "Pushed server to server (RFC 9126): no browser sees these")
+            + rows_table([("request_uri", code(pushed["request_uri"]),
+                           "the server's answer (201): one use, for this client only"),
+                          ("expires_in", code(pushed.get("expires_in")), "seconds")],
+                         "What the server answered")
+            + url_lines("GET", endpoint, query.split("&"))
+            + note("The browser's URL carries only client_id and request_uri: a parameter "
+                   "changed there cannot change the pushed request."))
 
 
 # == Steps 4–6: at the authorization server, and back ===========================================

@@ -4,11 +4,17 @@ Each arrow is one ``core.steps.Step``, so it carries the console's number and ti
 module adds what a picture needs: who talks to whom (lanes), what travels on the wire, and
 a learner's explanation. Each arrow opens its step's panel (``teaching.details``). The
 markup lives in templates/partials/walk_*.html.
+
+Two back-channel fetches are drawn as arrows of their own, the app asking the server and the
+server answering (OpenID Connect Discovery §4, RFC 7517): discovery, "Before the login" (the
+app reads it at start-up), and the JWKS fetch where it really happened: before this login
+(a cached set) or during its Step 9. Each is a link to the URL it fetched.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oauthdemo.client.oidc import discovery_url
 from oauthdemo.core.steps import STEP_COUNT, THE_TEN, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.teaching.details import DETAILS, failed_detail
@@ -18,6 +24,8 @@ from oauthdemo.web.html import Markup, partial
 LANES = (("browser", "Browser", "you"), ("app", "Your app", "the OAuth client"),
          ("as", "Authorization server", ""), ("idp", "Identity provider", "Google · GitHub"))
 SERVER_NAMES = {"embedded": "Auth0 stand-in", "auth0": "Auth0", "oidc": "OpenID provider"}
+BACK_CHANNEL = ((2, 3), (3, 2))   # the app asks the server, the server answers: no browser
+BEFORE_THE_LOGIN = "Before the login"
 
 
 @dataclass(frozen=True)
@@ -160,9 +168,57 @@ def peek(step: Step, view) -> Markup:
     return Markup(' <span class="peek">{}</span>').format(text) if text else NOTHING
 
 
-def diagram(view, provider_kind: str) -> Markup:
+def diagram(view, provider_kind: str, client=None) -> Markup:
+    """The ten arrows; with the app's ``client``, its two fetches drawn where they happened."""
+    rows = [arrow_row(step, view) for step in THE_TEN]
+    if client is not None:
+        jwks, during_login = jwks_row(view, client)
+        before = [partial("walk_group.html", text=BEFORE_THE_LOGIN), discovery_row(client)]
+        if during_login:
+            rows.insert(THE_TEN.index(Step.ID_TOKEN) + 1, jwks)
+        else:
+            before.append(jwks)
+        rows = before + rows
     return partial("walk_diagram.html", actors=lane_heads(provider_kind),
-                   rows=NOTHING.join(arrow_row(step, view) for step in THE_TEN))
+                   rows=NOTHING.join(rows))
+
+
+# == the back-channel fetches ======================================================================
+
+def fetch_row(key: str, url: str, title: str, said: str, *, reached: bool, when: str) -> Markup:
+    """One fetch as an arrow: app → server → app, a link to the URL (only an http(s) one:
+    the provider's document chose it)."""
+    href = Markup(' href="{}"').format(url) if url.startswith(("https://", "http://")) else NOTHING
+    pending = NOTHING if reached else Markup('<span class="visually-hidden"> (not yet)</span>')
+    return partial("walk_fetch.html", key=key, status="reached" if reached else "pending",
+                   href=href, url=url, title=title, said=said, when=when, pending=pending,
+                   segments=NOTHING.join(segment(a, b) for a, b in BACK_CHANNEL))
+
+
+def discovery_row(client) -> Markup:
+    """Read once, at start-up: the issuer checked, the endpoints every step uses."""
+    return fetch_row("discovery", discovery_url(client.provider.issuer),
+                     "Discovery: the server's endpoints",
+                     "read at start-up; its issuer checked", reached=True,
+                     when=BEFORE_THE_LOGIN)
+
+
+def jwks_row(view, client) -> tuple:
+    """(the JWKS arrow, whether it belongs inside this login's Step 9). The app fetches the
+    keys when it first checks a signature, and keeps them; a fetch at or after this login's
+    start happened during it."""
+    fetched = client.jwks.fetched_at
+    started = (view.trace.get("started") if view is not None else None)
+    during = fetched is None or (started is not None and fetched >= started)
+    if fetched is None:
+        said, when = "not fetched yet: the first ID token to check fetches it", "Step 9"
+    elif during:
+        said, when = "fetched during this login, to check its ID token", "Step 9"
+    else:
+        said, when = "fetched before this login, and kept", BEFORE_THE_LOGIN
+    row = fetch_row("jwks", client.jwks.jwks_uri, "The server's public keys (JWKS)", said,
+                    reached=fetched is not None, when=when)
+    return row, during
 
 
 # == the step panels ============================================================================

@@ -12,6 +12,16 @@ from oauthdemo.teaching import attacks
 from oauthdemo.teaching.fragments import NOTHING, pre_lines
 from oauthdemo.web.html import Markup, partial
 
+COUNT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+               "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen")
+
+
+def count_words() -> tuple:
+    """("Eleven", "eleven"): how many attacks there are, in words, for the page's prose."""
+    n = len(attacks.ATTACKS)
+    word = COUNT_WORDS[n] if n < len(COUNT_WORDS) else str(n)
+    return word[0].upper() + word[1:], word
+
 def scoreboard(results: dict) -> Markup:
     ran = [r for r in results.values() if r["ran"]]
     stopped = sum(1 for r in ran if r["rejected"])
@@ -27,7 +37,7 @@ def scoreboard(results: dict) -> Markup:
 
 
 def summary(results: dict) -> Markup:
-    """The eight attacks at a glance: the slide to show after "Run all"."""
+    """The attacks at a glance: the slide to show after "Run all"."""
     return partial("lab_summary.html", tiles=NOTHING.join(
         tile(spec, results.get(spec.letter)) for spec in attacks.ATTACKS.values()))
 
@@ -75,6 +85,9 @@ def result_html(result: dict) -> Markup:
              ("What stopped it", result["stopped_by"]),
              ("The rule", partial("lab_rule.html", url=result["rule_url"],
                                   label=result["rule_label"], rule=result["rule"]))]
+    if result.get("why"):   # a claim attack: why that claim is checked, as the console says it
+        claim, _, why = result["why"].partition(": ")
+        facts.append((f"Why the app checks {claim}", why))
     facts += [(x["label"], revocation_tag(x) + response_html(x)) for x in result.get("extra", [])]
     return partial("lab_result.html", verdict=verdict_html(result),
                    facts=NOTHING.join(Markup("<dt>{}</dt><dd>{}</dd>").format(name, value)

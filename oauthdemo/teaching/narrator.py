@@ -236,8 +236,9 @@ class Narrator:
     # -- the story: event values arrive printable (core.events cleaned them once) ------------
     def _heading(self, label: str, title: str, flow: str = ""):
         """A chapter heading ruled to the width: ── Step 2 of 10 · The PKCE secrets ── flow 9c1e
-        A title too long is cut (…), never the step or the flow tag."""
-        tag = f" flow {flow}" if flow else ""
+        A title too long is cut (…), never the step or the flow tag. A header of the attack
+        lab's that belongs to no login carries the attack's tag instead ("attack d")."""
+        tag = f" {flow}" if flow.startswith("attack ") else f" flow {flow}" if flow else ""
         width = min(self.width, HEADING_MAX)
         head = f"── {label} · "
         room = width - cells(head + tag) - 3          # " ──" at least after the title

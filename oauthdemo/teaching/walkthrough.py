@@ -191,7 +191,7 @@ def pkce_entry(view: FlowView) -> dict | None:
 def walkthrough_page(app, browser: str, session) -> Response:
     # The diagram's modules are imported when the page is first asked for, not at start-up:
     # the demo's first page does not need them (bench/coldstart.py measures that start).
-    from oauthdemo.teaching import diagram
+    from oauthdemo.teaching import diagram, httplogpage
     view = find_flow(app, browser, session)
     headline, lede = flow_status(view)
     provider = app.client.provider
@@ -199,9 +199,11 @@ def walkthrough_page(app, browser: str, session) -> Response:
              else "Log in again (a fresh flow)")
     return render("walkthrough.html", title="Your OAuth flow, step by step",
                   headline=headline, lede=lede, progress=diagram.progress(view),
-                  diagram=diagram.diagram(view, provider.kind),
+                  diagram=diagram.diagram(view, provider.kind, app.client),
                   details=diagram.step_panels(view, opening_step(view)),
-                  start_label=start, provider=provider.label, flow=flow_label(view))
+                  start_label=start, provider=provider.label, flow=flow_label(view),
+                  http_log=httplogpage.http_log_section(app.http_log.latest_for(browser),
+                                                        app.http_log.app_actor))
 
 
 def flow_status(view: FlowView | None) -> tuple:
@@ -247,7 +249,7 @@ def flow_label(view: FlowView | None) -> Markup:
     return Markup('flow <span class="flow">{}</span>').format(view.state[:6])
 
 
-def refused_page(err, step: int, hint: str = "") -> Response:
+def refused_page(err, step: int, hint: str = "", forensic: Markup = Markup("")) -> Response:
     """The app's page for a refused login: what happened, in words for this error code, and
     a link to the walkthrough's step where it stopped (the RFC code in ``data-error``)."""
     from oauthdemo.teaching import details
@@ -255,7 +257,8 @@ def refused_page(err, step: int, hint: str = "") -> Response:
     at = Step.numbered(step)
     card = partial("walk_refused.html", title=title, step=at.label, step_title=at.title,
                    meaning=meaning, error=err.error, description=err.description or "",
-                   hint=hint, n=step, links=details.failure_links(err.error))
+                   hint=hint, n=step, links=details.failure_links(err.error),
+                   forensic=forensic)
     return render("app_error.html", title=title, status=err.status_code, page=card)
 
 
@@ -269,8 +272,10 @@ def attack_lab_page(app, browser: str) -> Response:
     cards = Markup("").join(labpage.attack_card(spec, results.get(spec.letter), token)
                             for spec in attacks.ATTACKS.values())
     provider = app.client.provider
+    count, count_lower = labpage.count_words()
     return render("attacks.html", title="Attack lab · OAuth 2.0 + PKCE",
                   provider=provider.label, issuer=provider.issuer, cards=cards,
+                  count=count, count_lower=count_lower,
                   form_token=token, scoreboard=labpage.scoreboard(results),
                   summary=labpage.summary(results),
                   code_source=labpage.code_source(lab, browser))

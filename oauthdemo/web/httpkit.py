@@ -30,12 +30,14 @@ import secrets
 import socket
 import sys
 import threading
+import time
 import traceback
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from oauthdemo.core.events import HttpExchange, kept_body
 from oauthdemo.core.errors import (DemoError, InvalidRequest, MethodNotAllowed, NotFound,
                                    OAuth2Error, RequestTooLarge, ServerError, as_oauth2)
 from oauthdemo.web.html import TEMPLATE_DIR, fill
@@ -352,6 +354,26 @@ class Request:
         return None
 
 
+# == The HTTP log's view of a request (teaching.httplog subscribes) =========================
+def exchange_of(handler: "BaseHandler", resp: Response, headers: list,
+                started: tuple) -> HttpExchange:
+    """The request as the handler received it and the answer it is about to send."""
+    return HttpExchange(handler.actor, "front", handler.command, request_url(handler),
+                        tuple(handler.headers.items()), handler.body_kept, resp.status,
+                        tuple(headers), kept_body(resp.body, resp.content_type),
+                        len(resp.body), started[0], time.perf_counter() - started[1],
+                        threading.get_ident())
+
+
+def request_url(handler: "BaseHandler") -> str:
+    """The URL the client asked for, on the name it used when that name is ours."""
+    base = server_url(handler.server)
+    host = (handler.headers.get("Host") or "").strip().lower()
+    if host not in allowed_hosts(handler.server):
+        return base + handler.path
+    return f"{base.split(':', 1)[0]}://{host}{handler.path}"
+
+
 # == The handler ==============================================================================
 class BaseHandler(BaseHTTPRequestHandler):
     """A thin handler: parse, look up the route, call it, send what it returns.
@@ -370,6 +392,10 @@ class BaseHandler(BaseHTTPRequestHandler):
     # answer a malformed request before either has run.
     deadline: threading.Timer | None = None
     body_read: bool = False
+    body_kept: bytes = b""    # the start of the request body, for the HTTP log
+    started: tuple = ()       # (wall clock, perf counter) when dispatch began, for the log
+    # Who answers here, in the HTTP log ("your app", "authorization server").
+    actor: str = "server"
 
     def setup(self):
         super().setup()
@@ -410,7 +436,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         method = self.command
         if not self._body_unread():
             self.stop_deadline()   # no body to wait for: the request is complete
-        self.body_read = False
+        self.body_read, self.body_kept = False, b""
+        self.started = (time.time(), time.perf_counter())
         try:
             resp = self.answer(method)
         except DemoError as err:   # the HTTP boundary: a JOSE failure is invalid_token here
@@ -510,6 +537,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.body_read = True
         data = self.rfile.read(length)
         self.stop_deadline()
+        self.body_kept = kept_body(data, self.headers.get("Content-Type", ""))
         if len(data) != length:
             raise InvalidRequest("The body ended before Content-Length bytes arrived.")
         return data
@@ -527,11 +555,13 @@ class BaseHandler(BaseHTTPRequestHandler):
         return security_headers(resp.form_action)
 
     def send(self, resp: Response, head_only: bool = False):
+        """Write the answer (told to the HTTP log first: report_exchange)."""
         if self._body_unread():
             self.close_connection = True  # unread body bytes must not be parsed as a request
         headers = self.response_headers(resp)
         if not header_fields_safe(headers):
             resp, headers = self.refuse_unsafe_headers(headers)
+        self.report_exchange(resp, headers)   # before a byte goes out: see report_exchange
         self.send_response(resp.status)
         for name, value in headers:
             self.send_header(name, value)
@@ -555,6 +585,22 @@ class BaseHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         resp = self.render_error(ServerError(INTERNAL_ERROR), target)
         return resp, security_headers() + resp.headers + body_headers(resp)
+
+    # -- the HTTP log (teaching.httplog subscribes) -------------------------------------
+    def exchange_bus(self):
+        """The event bus of the state this server serves (the app's, the authorization
+        server's), or None: a server without one records nothing."""
+        return getattr(getattr(self.server, "app", None), "events", None)
+
+    def report_exchange(self, resp: Response, headers: list):
+        """The request as received and the answer about to be sent, as one HttpExchange.
+
+        Told before the answer is written: a browser that follows a redirect at once must
+        not reach the next server before the log knows the hop that sent it there."""
+        bus, started = self.exchange_bus(), self.started
+        self.started = ()                  # once per request (not for http.server's errors)
+        if bus is not None and started:
+            bus.emit(exchange_of(self, resp, headers, started))
 
     def _body_unread(self) -> bool:
         headers = getattr(self, "headers", None)   # absent when the headers themselves were bad

@@ -5,7 +5,8 @@
 (function () {
   // == The walkthrough: numbered arrows open their step's details =========================
   function setUpWalkthrough() {
-    var arrows = Array.prototype.slice.call(document.querySelectorAll(".step-link"));
+    // The step arrows; the fetch arrows (discovery, JWKS) are plain links to their URL.
+    var arrows = Array.prototype.slice.call(document.querySelectorAll(".step-link[data-step]"));
     var panels = Array.prototype.slice.call(document.querySelectorAll(".step-detail"));
     if (!arrows.length || !panels.length) return;
 
@@ -45,7 +46,7 @@
     // Links open on Enter by themselves; Space opens a step too, as on a button.
     document.addEventListener("keydown", function (event) {
       if (event.key !== " " && event.key !== "Spacebar") return;
-      var link = event.target.closest ? event.target.closest(".step-link") : null;
+      var link = event.target.closest ? event.target.closest(".step-link[data-step]") : null;
       if (!link) return;
       event.preventDefault();
       select(link.getAttribute("data-step"), "arrow");

@@ -11,7 +11,13 @@
 //
 // Configuration:
 //   REDIRECT_URI  (env, or argv[2]) exact redirect URI registered for the
-//                 public client `interop-public`. Required.
+//                 public client `interop-public`; several, separated by spaces
+//                 (the web app's and the CLI's). Required. Each one's origin + "/"
+//                 is registered as a post_logout_redirect_uri (RP-Initiated Logout).
+//                 The client may ask for offline_access: a refresh token comes when
+//                 the request has prompt=consent (OIDC Core §11).
+//   REQUIRE_PAR   (env) "1": every authorization request must be pushed first
+//                 (RFC 9126 §5, require_pushed_authorization_requests in discovery).
 //
 // Everything it logs (oidc-provider's development warnings included) goes to
 // stderr, so stdout carries only the ready line.
@@ -94,7 +100,8 @@ server.listen(0, '127.0.0.1', async () => {
         token_endpoint_auth_method: 'none',
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
-        redirect_uris: [redirectUri],
+        redirect_uris: redirectUri.split(/\s+/),
+        post_logout_redirect_uris: redirectUri.split(/\s+/).map((uri) => new URL('/', uri).href),
         id_token_signed_response_alg: 'RS256',
       },
     ],
@@ -111,6 +118,10 @@ server.listen(0, '127.0.0.1', async () => {
     },
     features: {
       devInteractions: { enabled: true },
+      pushedAuthorizationRequests: {
+        enabled: true,
+        requirePushedAuthorizationRequests: process.env.REQUIRE_PAR === '1',
+      },
     },
     // PKCE is mandatory for every client (public ones are forced anyway);
     // oidc-provider v9 only implements and advertises S256 (plain is gone).

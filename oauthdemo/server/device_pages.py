@@ -1,0 +1,79 @@
+"""The device grant's browser pages: /activate, its consent page and the end (RFC 8628 §3.3).
+
+The user types the code their device shows (§3.3), logs in with the same login form as
+the code flow (``AuthServerHandler.login_page``, its form token bound to this browser),
+then answers a consent page that names the device's client and warns that a code sent by
+someone else is a phishing attempt (§5.4). Only parsing and rendering here: the decisions
+are ``server.device``'s.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+from oauthdemo.core.errors import InvalidRequest
+from oauthdemo.server.authorize import TXN_TTL
+from oauthdemo.server.users import DEMO_USERS
+from oauthdemo.web import httpkit
+from oauthdemo.web.html import Markup, partial
+from oauthdemo.web.httpkit import render
+
+COOKIE = "as_browser"          # the handler's BROWSER_COOKIE: one browser binding for both flows
+DONE = {"allow": "approved", "deny": "denied"}
+
+
+class DevicePages:
+    """Mixed into ``AuthServerHandler``: the routes under /activate."""
+
+    def activate_page(self, req, error: str = "", typed: str = "", status: int = 200,
+                      error_code: str = ""):
+        """§3.3: the form for the user code; verification_uri_complete fills it in."""
+        typed = typed or req.query.get("user_code", "")
+        page = render("as_activate.html", title="Activate a device · embedded authorization "
+                      "server", status=status, user_code=typed[:32],
+                      error=partial("as_activate_error.html", error_code=error_code,
+                                    message=error) if error else Markup(""))
+        if req.browser_id(COOKIE):
+            return page
+        return page.set_cookie(COOKIE, httpkit.new_browser_id(), max_age=TXN_TTL)
+
+    def activate(self, req):
+        """The typed code: a wrong one re-shows the form (400); a right one, the login."""
+        device, typed = self.auth.device, req.form().get("user_code", "")
+        try:
+            record = device.find_user_code(typed, req.handler.client_address[0])
+        except InvalidRequest as err:
+            return self.activate_page(req, error=err.description, typed=typed, status=400,
+                                      error_code=err.error)
+        browser = req.browser_id(COOKIE)
+        known = bool(browser)
+        browser = browser or httpkit.new_browser_id()
+        page = self.login_page(device.login_request(record, browser))
+        return page if known else page.set_cookie(COOKIE, browser, max_age=TXN_TTL)
+
+    def device_consent_page(self, req):
+        """§5.4: name the client, show the scope, and say whose login this must be."""
+        txn = self.auth.authorization.awaiting_consent(req.query.get("txn", ""),
+                                                       req.browser_id(COOKIE))
+        user_code = self.auth.device.user_code_shown(txn)
+        user = DEMO_USERS[txn.user]
+        return render("as_device_consent.html", title="Approve a device · embedded "
+                      "authorization server",
+                      client_name=self.display_name(self.auth.clients, txn.client),
+                      client_id=txn.client.client_id, user_code=user_code,
+                      user_name=user["name"],
+                      user_email=user["email"], scopes=self.scope_items(txn.scope), txn=txn.txn_id,
+                      form_token=self.auth.authorization.form_token(txn))
+
+    def device_consent(self, req):
+        """Allow or Deny (form token checked), once; then a page the user can close (PRG)."""
+        endpoint, form = self.auth.authorization, req.form()
+        txn = endpoint.find_transaction(form, req.browser_id(COOKIE))
+        decision = "allow" if form.get("decision") == "allow" else "deny"
+        if not self.auth.device.decide(txn, decision == "allow"):
+            raise InvalidRequest("This device login has been answered already, or expired.")
+        return httpkit.redirect("/activate/done?" + urllib.parse.urlencode(
+            {"decision": decision}), 303)
+
+    def activate_done(self, req):
+        result = DONE.get(req.query.get("decision", ""), "answered")
+        return render("as_activate_done.html", title="Device " + result, result=result)

@@ -1,0 +1,121 @@
+"""The HTTP log on /walkthrough: this browser's latest login, hop by hop, grouped by step.
+
+Each hop is a ``<details>`` (no script: the strict CSP holds) with its request and response
+headers and bodies, secrets masked; each secret has its own "Reveal" (a ``<details>``
+again), except client secrets, which this log never held. Every value is escaped
+(``web.html``): a header or a body is the sender's data, not markup.
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+from oauthdemo.core.steps import Step
+from oauthdemo.teaching.httplog import LoginLog, Masker, header_value, masked, who
+from oauthdemo.web.html import Markup, partial
+
+FORM = "application/x-www-form-urlencoded"
+# The step a hop belongs to, by who answered it and where: (actor kind, path) → Step.
+APP_PATHS = {"/login": Step.LOGIN, "/callback": Step.CALLBACK,
+             "/api/protected": Step.PROTECTED_API, "/api/protected/view": Step.PROTECTED_API}
+SERVER_PATHS = {"/authorize": Step.CHALLENGE_STORED, "/authorize/login": Step.AUTHENTICATION,
+                "/authorize/consent": Step.AUTHENTICATION}
+
+
+def back_channel_step(e) -> Step | None:
+    """Discovery, the token request, the JWKS fetch (Step 9), userinfo/introspection (10)."""
+    if urllib.parse.urlsplit(e.url).path.endswith("/openid-configuration"):
+        return Step.DISCOVERY
+    if b"grant_type=" in e.request_body:
+        return Step.TOKEN_REQUEST
+    if b'"keys"' in e.response_body:
+        return Step.ID_TOKEN
+    return Step.PROTECTED_API
+
+
+def step_of(e, app_actor: str, previous: Step) -> Step:
+    if e.channel == "back":
+        return back_channel_step(e)
+    path = urllib.parse.urlsplit(e.url).path
+    table = APP_PATHS if e.actor == app_actor else SERVER_PATHS
+    return table.get(path, previous)
+
+
+def grouped(login: LoginLog, app_actor: str) -> list:
+    """[(step, [hops])] in time order; a hop no rule names stays with the step before it."""
+    groups, step = [], Step.LOGIN
+    for e in login.entries:
+        step = step_of(e, app_actor, step)
+        if groups and groups[-1][0] is step:
+            groups[-1][1].append(e)
+        else:
+            groups.append((step, [e]))
+    return groups
+
+
+def http_log_section(login: LoginLog | None, app_actor: str) -> Markup:
+    """The page's section: the hops of each step, then the HAR links."""
+    if login is None:
+        return partial("http_log_empty.html")
+    steps = Markup("").join(
+        partial("http_step.html", n=step.number, label=step.label, title=step.title,
+                hops=Markup("").join(hop(e, app_actor) for e in hops))
+        for step, hops in grouped(login, app_actor))
+    omitted = (f"{login.omitted} later hops were not kept (a log keeps the first "
+               f"{len(login.entries)})." if login.omitted else "")
+    return partial("http_log.html", flow=f"flow {login.state[:6]}", steps=steps, omitted=omitted)
+
+
+def hop(e, app_actor: str) -> Markup:
+    masker = Masker(reveal=False)
+    return partial("http_hop.html", channel=e.channel, status=e.status, method=e.method,
+                   url=urllib.parse.unquote_plus(masker.url(e.url)), who=who(e, app_actor),
+                   took=f"{e.duration * 1000:.1f} ms",
+                   request_headers=header_rows(masker.headers(e.request_headers)),
+                   request_body=body(e.request_body, e.request_headers, masker, "Request body"),
+                   response_headers=header_rows(masker.headers(e.response_headers)),
+                   response_body=response_body(e, masker),
+                   secrets=secret_list(masker.found))
+
+
+def header_rows(headers) -> Markup:
+    return Markup("").join(partial("walk_kv_row.html", name=name, value=value, note="")
+                           for name, value in headers)
+
+
+def body(raw: bytes, headers, masker: Masker, caption: str) -> Markup:
+    if not raw:
+        return Markup("")
+    text = masker.body(raw, header_value(headers, "content-type"))
+    if header_value(headers, "content-type").startswith(FORM):   # one parameter a line
+        text = "\n".join(urllib.parse.unquote_plus(pair) for pair in text.split("&"))
+    return partial("http_body.html", caption=caption, text=text)
+
+
+def response_body(e, masker: Masker) -> Markup:
+    if not e.response_body and e.response_size:
+        return partial("http_body.html", caption="Response body",
+                       text=f"An HTML page of {e.response_size} bytes: not kept (a page can "
+                            "carry tokens in its markup).")
+    return body(e.response_body, e.response_headers, masker, "Response body")
+
+
+def secret_list(found: list) -> Markup:
+    """One line per secret value met in the hop; each revealable one has its own Reveal."""
+    if not found:
+        return Markup("")
+    items = Markup("").join(
+        partial("http_secret.html", name=s.name, shown=masked(s.value), value=s.value)
+        if s.revealable else
+        partial("http_secret_never.html", name=s.name, shown=s.value, why=s.why)
+        for s in unique(found))
+    return partial("http_secrets.html", items=items)
+
+
+def unique(found: list) -> list:
+    """Each (name, value) once: a cookie sent on every hop is one secret, not five."""
+    seen, kept = set(), []
+    for secret in found:
+        if (secret.name, secret.value) not in seen:
+            seen.add((secret.name, secret.value))
+            kept.append(secret)
+    return kept
