@@ -32,7 +32,9 @@ from oauthdemo.backend import routes as backend
 from oauthdemo.web import httpkit
 from oauthdemo import cli
 from oauthdemo.teaching import walkthrough
-from oauthdemo.teaching.httplog import HttpLog, har_download
+from oauthdemo.teaching.httplog import HttpLog
+from oauthdemo.teaching.details import api_field_rows, profile_claim_rows
+from oauthdemo.teaching.routes import TeachingRoutes
 from oauthdemo.server.authorize import AS as AS_ACTOR
 from oauthdemo.server.handler import BROWSER_COOKIE as AS_BROWSER_COOKIE
 from oauthdemo.teaching import stepmode
@@ -46,7 +48,7 @@ from oauthdemo.web.html import Markup, fill, partial
 from oauthdemo.web.httpkit import Request, Response, json_response, render
 from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.pending import PENDING_TTL, PendingLogins
-from oauthdemo.client.explain import check_status, describe_claim, hint_for, human_duration
+from oauthdemo.client.explain import check_status, hint_for, human_duration
 from oauthdemo.core.tables import ExpiringTable
 
 APP = "your app"                     # the actor this file speaks as
@@ -64,7 +66,6 @@ API_VIEW = "/api/protected/view"     # Step 10's answer as a page, for a browser
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
-CLAIM_ROW = Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code></td></tr>')
 
 # Errors that are not a refused login get a heading of their own (a refused login gets
 # walkthrough.refused_page); anything else keeps the generic one.
@@ -85,7 +86,7 @@ def app_error_page(err: OAuth2Error, hint: str = "") -> Response:
 
 def api_view(body: dict) -> Response:
     """Step 10's JSON answer as a readable page: one row per field, then the JSON itself."""
-    rows = Markup("").join(CLAIM_ROW.format(name, value) for name, value in flat_fields(body))
+    rows = api_field_rows(flat_fields(body))   # expires_at as a date; validated_by explained
     return render("api_view.html", title="The protected API's answer",
                   step=Step.PROTECTED_API.label, message=body.get("message", ""), rows=rows,
                   json=json.dumps(body, indent=2, ensure_ascii=False))
@@ -229,18 +230,43 @@ def browser_or_new(req: Request) -> str:
     return browser_of(req) or httpkit.new_browser_id()
 
 
-class HttpLogRoute:
-    """The app's side of its HTTP log (teaching.httplog): who answers, and GET /trace.har."""
+class LogoutRoutes:
+    """Logging out, mixed into the app's handler: the form, and the POST that ends the
+    session here and sends the browser on to the provider's logout (OIDC RP-Initiated)."""
 
-    actor = APP
+    ROUTES = {("GET", "/logout"): "logout_page", ("POST", "/logout"): "logout"}
 
-    def trace_har(self, req):
-        """This browser's latest login as HAR 1.2 (a download): only ever its own."""
-        return har_download(self.app.http_log, browser_of(req), req.query.get("reveal", "0"))
+    def logout_page(self, req):
+        """The navigation's "Log out": the form (with its token) when there is a session."""
+        session = self.app.session_for(req)
+        if session is None:
+            return render("logout.html", title="Log out", heading="You are not logged in",
+                          lede="There is nothing to log out of.", card_title="Log in",
+                          action=partial("logout_none.html"))
+        return render("logout.html", title="Log out", heading="Log out of the demo",
+                      lede=f"Logged in as {session.user['name'] or session.user['sub']}.",
+                      card_title="End your session",
+                      action=partial("logout_form.html", form_token=self.app.forms.issue(
+                          LOGOUT_FORM, session.sid)))
+
+    def logout(self, req):
+        req.require_same_origin()   # another localhost page must not log you out …
+        session = self.app.session_for(req)
+        if session:   # … nor a same-site form: it cannot know this session's form token
+            self.app.forms.check(req.form(), LOGOUT_FORM, session.sid,
+                                 refusal="Log out from the app's own page (its form token is "
+                                         "missing or stale).")
+        self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
+        self.app.flows.forget(browser_of(req))
+        self.events.say(APP, "session deleted; sending the browser to the provider's logout")
+        target = self.app.client.logout_url(self.app.base_url + "/") or "/"
+        resp = httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
+        return resp.set_cookie(LOGGED_OUT_COOKIE, "1", max_age=600, secure=self.app.secure_cookies)
 
 
-class DemoHandler(HttpLogRoute, httpkit.BaseHandler):
-    """The app's routes. Each handler is one step of the walkthrough, named for it.
+class DemoHandler(TeachingRoutes, LogoutRoutes, httpkit.BaseHandler):
+    """The app's routes. Each handler is one step of the walkthrough, named for it; the
+    teaching pages (teaching.routes) and logging out (LogoutRoutes) are mixed in.
 
     The mobile app's backend (/auth/*, /api/me) is mounted here too: the app holds its
     routes (oauthdemo/backend/routes.py) and mobile_backend hands those paths to them.
@@ -252,16 +278,12 @@ class DemoHandler(HttpLogRoute, httpkit.BaseHandler):
         ("GET", "/callback"): "step6_callback",
         ("GET", "/api/protected"): "step10_protected_api",
         ("GET", API_VIEW): "step10_protected_api",
-        ("GET", "/logout"): "logout_page",
-        ("POST", "/logout"): "logout",
-        ("GET", "/walkthrough"): "walkthrough_page", ("GET", "/trace.har"): "trace_har",
-        ("GET", "/attacks"): "attack_lab_page",
-        ("POST", "/attacks/run"): "attack_lab_run",
-        **dict.fromkeys((("GET", "/mistakes"), ("POST", "/mistakes/run")), "mistakes_gallery"),
+        **TeachingRoutes.ROUTES, **LogoutRoutes.ROUTES,
         **dict.fromkeys(backend.BackendRoutes.ROUTES, "mobile_backend"),
-        **dict.fromkeys(stepmode.ROUTES, "step_through"),
     }
     json_paths = ("/api/", "/auth/")
+    actor = APP   # who answers, in the app's HTTP log (teaching.httplog)
+    browser_of, browser_or_new = staticmethod(browser_of), staticmethod(browser_or_new)
 
     @property
     def app(self) -> DemoApp:
@@ -312,8 +334,7 @@ class DemoHandler(HttpLogRoute, httpkit.BaseHandler):
 
     def profile_page(self, session: Session) -> Response:
         claims, now = session.id_claims, self.app.clock()
-        rows = Markup("").join(CLAIM_ROW.format(k, describe_claim(k, v, now))
-                               for k, v in claims.items())
+        rows = profile_claim_rows(claims, now)   # marked: checked (and why) or only present
         expires = session.tokens.get("expires_in")
         return render("profile.html", title="You are logged in",
                       step=Step.ID_TOKEN.label, api_step=Step.PROTECTED_API.label,
@@ -438,57 +459,6 @@ class DemoHandler(HttpLogRoute, httpkit.BaseHandler):
             except DemoError:
                 info = {}
         return {"sub": checked["sub"], "name": info.get("name"), "email": info.get("email")}
-
-    # == The teaching pages: the flow as a picture, and the attack lab ========================
-    def walkthrough_page(self, req):
-        return walkthrough.walkthrough_page(self.app, browser_of(req), self.app.session_for(req))
-
-    def step_through(self, req):
-        return self.app.steps.handle(req, browser_of(req))
-
-    def attack_lab_page(self, req):
-        browser = browser_or_new(req)
-        page = walkthrough.attack_lab_page(self.app, browser)
-        return self.app.with_browser_cookie(page, browser, self.app.lab.cookie_age)
-
-    def attack_lab_run(self, req):
-        req.require_same_origin()
-        browser, form = browser_of(req), req.form()
-        self.app.lab.check_post(browser, form)
-        session = self.app.session_for(req)
-        fragment = self.app.lab.run_from_form(form, browser, session.tokens if session else None)
-        return httpkit.redirect(f"/attacks#{fragment}", 303)
-
-    def mistakes_gallery(self, req):   # your own bugs, run for real, explained
-        return self.app.mistakes.handle(req, browser_or_new(req))
-
-    # == Logging out ===========================================================================
-    def logout_page(self, req):
-        """The navigation's "Log out": the form (with its token) when there is a session."""
-        session = self.app.session_for(req)
-        if session is None:
-            return render("logout.html", title="Log out", heading="You are not logged in",
-                          lede="There is nothing to log out of.", card_title="Log in",
-                          action=partial("logout_none.html"))
-        return render("logout.html", title="Log out", heading="Log out of the demo",
-                      lede=f"Logged in as {session.user['name'] or session.user['sub']}.",
-                      card_title="End your session",
-                      action=partial("logout_form.html", form_token=self.app.forms.issue(
-                          LOGOUT_FORM, session.sid)))
-
-    def logout(self, req):
-        req.require_same_origin()   # another localhost page must not log you out …
-        session = self.app.session_for(req)
-        if session:   # … nor a same-site form: it cannot know this session's form token
-            self.app.forms.check(req.form(), LOGOUT_FORM, session.sid,
-                                 refusal="Log out from the app's own page (its form token is "
-                                         "missing or stale).")
-        self.app.end_session(req.cookies.get(SESSION_COOKIE, ""))
-        self.app.flows.forget(browser_of(req))
-        self.events.say(APP, "session deleted; sending the browser to the provider's logout")
-        target = self.app.client.logout_url(self.app.base_url + "/") or "/"
-        resp = httpkit.redirect(target, 303).delete_cookie(SESSION_COOKIE)
-        return resp.set_cookie(LOGGED_OUT_COOKIE, "1", max_age=600, secure=self.app.secure_cookies)
 
 
 def main(argv=None) -> int:

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from oauthdemo import runner
 from oauthdemo import settings
+from oauthdemo.client.explain import hint_for
 from oauthdemo.client.pending import PENDING_TTL
-from oauthdemo.core.errors import (ConfigError, DemoError, LoginTimedOut, ProviderUnreachable,
-                                   as_oauth2)
+from oauthdemo.core.errors import ConfigError, DemoError, LoginTimedOut, as_oauth2
 from oauthdemo.core.events import EventBus
 from oauthdemo.core.text import printable
 from oauthdemo.teaching.narrator import Narrator
@@ -43,20 +43,6 @@ CLIENT_IDS_GROUP = ("embedded authorization server clients",
                     "client_ids it registers. The backend's secret is read only from "
                     "EMBEDDED_BACKEND_CLIENT_SECRET: a secret on the command line would show "
                     "in the process list.")
-
-HINTS = {
-    "invalid_grant": "The server refused the code or the refresh token. A refresh token works "
-                     "once (it rotates); and the embedded server that `login` starts for itself "
-                     "forgets its tokens when the command ends: run "
-                     "`python3 complete_oauth_demo.py` in another terminal so `login` uses that "
-                     "one, or log in again.",
-    "access_denied": "You (or the server) pressed Deny. Nothing was shared.",
-    "temporarily_unavailable": "Is the demo running? Start it with: python3 complete_oauth_demo.py",
-    "unauthorized_client": "This client may not use this grant: enable it for the application "
-                           "at the provider (Auth0: Advanced Settings → Grant Types).",
-    "expired_token": "The device code expired before anyone approved it: run the command again "
-                     "for a new code.",
-}
 
 
 # == flags ======================================================================================
@@ -176,6 +162,7 @@ def start_and_run(args, app_cls, handler_cls) -> int:
     try:
         cfg = settings.build(args)
         narrator = Narrator(show_tokens=cfg.show_tokens, quiet=cfg.quiet)
+        narrator.banner(runner.TITLE)
         running = runner.start_demo(cfg, app_cls=app_cls, handler_cls=handler_cls,
                                     narrator=narrator)
     except DemoError as err:   # ConfigError, ProviderUnreachable … : a sentence, not a traceback
@@ -250,8 +237,7 @@ def run_command(action, narrator: Narrator, failed: str = "Login failed") -> int
         return EXIT_CONFIG
     except DemoError as err:   # an OAuth 2.0 error, or a token that failed its checks
         err = as_oauth2(err)
-        hint = HINTS.get(err.error) or (HINTS["temporarily_unavailable"]
-                                        if isinstance(err, ProviderUnreachable) else "")
+        hint = hint_for(err.error, err.description)   # the one hint table, by cause
         narrator.error(f"{failed}: {err.error}: {err.description} {hint}".rstrip())
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -102,10 +102,14 @@ def start_key_later(keys: SigningKeyStore):
     timer.start()
 
 
+# The title comes first, before discovery is told: the story's heading, then its first step.
+TITLE = ["", "OAuth 2.0 + PKCE — the complete story, run for real"]
+
+
 def banner(running: Running) -> list:
+    """Who is who, once discovery has said where the provider's endpoints are."""
     p = running.provider
-    lines = ["", "OAuth 2.0 + PKCE — the complete story, run for real", "",
-             f"  Your app (the OAuth client)   {running.app_url}",
+    lines = ["", f"  Your app (the OAuth client)   {running.app_url}",
              f"  Authorization server          {p.issuer}   [{p.label}]",
              f"  client_id                     {p.client_id}"]
     if p.client_secret:

@@ -254,14 +254,18 @@ class TestProtectedApi(AppCase):
         resp = ScriptedBrowser().get(self.app_url + "/api/protected", headers=headers)
         return resp.status, json.loads(resp.text), resp.headers
 
-    def test_no_token(self):
+    def test_rfc6750_no_credentials_gets_a_bare_bearer_challenge(self):
+        # RFC 6750 §3.1: a request without any authentication gets the scheme and a realm,
+        # and no error code (nothing was wrong with a token it never sent).
         status, body, headers = self.get()
-        self.assertEqual((status, body["error"]), (401, "invalid_token"))
-        self.assertIn('Bearer error="invalid_token"', headers["WWW-Authenticate"])
+        self.assertEqual(status, 401)
+        self.assertRegex(headers["WWW-Authenticate"], r'^Bearer realm="[^"]+"$')
+        self.assertNotIn("error", body)   # nor does the body: a message, no error code
 
     def test_bad_token(self):
-        status, body, _ = self.get({"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
+        status, body, headers = self.get({"Authorization": "Bearer eyJhbGciOiJub25lIn0.e30."})
         self.assertEqual((status, body["error"]), (401, "invalid_token"))
+        self.assertIn('error="invalid_token"', headers["WWW-Authenticate"])
 
     def test_valid_bearer_token(self):
         log_in(self.running, user="bob")

@@ -53,7 +53,8 @@ class ClaimAttacksTest(unittest.TestCase):
         self.assertEqual(result["response"]["status"], 401)
         self.assertEqual(result["response"]["raised"], raised)
         self.assertIn(said, result["response"]["body"]["error_description"])
-        self.assertEqual(result["why"], f"{claim}: {CLAIM_WHY[claim]}")
+        self.assertEqual(result["why"], f"{claim}: " + attacks.WHY_SENTENCE.format(
+            claim=claim, why=CLAIM_WHY[claim]))
         self.assertIn(f"{claim} check", result["stopped_by"])
 
     def genuine(self, token: str, **expect) -> dict:

@@ -160,7 +160,7 @@ class TestTokenEndpoint(AuthServerCase):
     def test_wrong_verifier_is_invalid_grant(self):
         status, body = self.redeem(self.get_code(), code_verifier=pkce.make_verifier())
         self.assertEqual((status, body["error"]), (403, "invalid_grant"))
-        self.assertIn("SHA256", self.console.getvalue())
+        self.assertIn("SHA-256 → base64url", self.console.getvalue())
 
     def test_malformed_verifier_is_invalid_request(self):
         status, body = self.redeem(self.get_code(), code_verifier="too-short")

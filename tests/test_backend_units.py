@@ -37,6 +37,7 @@ class ProviderNotReached:
     provider (a refusal happens first). Only logout's revocation is answered."""
 
     provider = PROVIDER
+    metadata: dict = {}   # the discovery document, read at start-up: asking it reaches nobody
 
     def __init__(self, revoke_error: DemoError | None = None):
         self.revoke_error = revoke_error

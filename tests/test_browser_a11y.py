@@ -6,7 +6,8 @@ own). Every state is audited as the learner reaches it: the home page, the provi
 and consent, the profile, the API's answer page, the walkthrough before and after logging in
 (and with every step's details open) and after a denied login, the attack lab before and
 after running every attack, error pages (404, a forged callback, Deny), the logout page and
-the home page after logging out. Each violation is printed with its rule id, its targets and
+the home page after logging out; issue 13's /activate pages and the device diagram; issue 12's lab: the step-through at each pause and after a
+refused send, the mistakes gallery before and after a run, the walkthrough's HTTP log open. Each violation is printed with its rule id, its targets and
 its help. Needs ``playwright``, ``/usr/bin/chromium`` and
 axe-core; skips without them locally, fails under CI=true.
 """
@@ -16,14 +17,17 @@ import re
 import unittest
 from pathlib import Path
 
+from oauthdemo.client.transport import http_json
+
 from .interop_support import require_or_skip
 from .test_browser_ui import NARROW, TIMEOUT_MS, WIDE, OneBrowser
 
 AXE = Path(__file__).resolve().parent / "interop" / "node_modules" / "axe-core" / "axe.min.js"
 VARIANTS = [(NARROW, "light"), (NARROW, "dark"), (WIDE, "light"), (WIDE, "dark")]
 DIAGONAL = [(NARROW, "light"), (WIDE, "dark")]
-RUN_AXE = """async (options) => {
-  const result = await axe.run(document, Object.assign({ resultTypes: ["violations"] }, options));
+RUN_AXE = """async ([within, options]) => {
+  const context = within ? { include: [within] } : document;
+  const result = await axe.run(context, Object.assign({ resultTypes: ["violations"] }, options));
   return result.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " -- " +
     v.nodes.slice(0, 5).map(n => n.target.join(" ")).join(" | "));
 }"""
@@ -54,14 +58,15 @@ class AxeTest(OneBrowser, unittest.TestCase):
         self.addCleanup(page.context.close)
         return page
 
-    def audit(self, page, state: str, variants=VARIANTS, options=None):
+    def audit(self, page, state: str, variants=VARIANTS, options=None, within=None):
         """axe at each width in each colour scheme; violations are collected, not raised,
-        so that one failure lists every state's."""
+        so that one failure lists every state's. ``within``: a CSS selector, to audit only
+        that part of a long page (faster) once the whole page has been audited."""
         for size, scheme in variants:
             page.set_viewport_size(size)
             page.emulate_media(color_scheme=scheme)
             self.violations += [f"{state} at {size['width']} px, {scheme}: {v}"
-                                for v in page.evaluate(RUN_AXE, options or {})]
+                                for v in page.evaluate(RUN_AXE, [within, options or {}])]
         page.set_viewport_size(WIDE)
         page.emulate_media(color_scheme="light")
 
@@ -123,7 +128,12 @@ class AxeTest(OneBrowser, unittest.TestCase):
         self.assert_no_violations()
 
     def test_walkthrough_after_login(self):
+        """Then issue 12's HTTP log with every hop open (and each secret revealed): its wide
+        header tables scroll sideways at 360 px, so each scrolling box is focusable and
+        named, and none of them is a landmark (a landmark's name must be unique)."""
         self.go(self.page, "/walkthrough", "walkthrough after login")
+        self.page.evaluate("document.querySelectorAll('#http-log details').forEach(d => d.open = true)")
+        self.audit(self.page, "walkthrough, the HTTP log open", within="#http-log")
         self.page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
         self.audit_every_step(self.page, "walkthrough after login, tokens revealed")
         self.assert_no_violations()
@@ -131,10 +141,68 @@ class AxeTest(OneBrowser, unittest.TestCase):
     def test_attack_lab_before_and_after_running(self):
         page = self.page
         self.go(page, "/attacks", "attack lab")
-        page.get_by_role("button", name="Run all twelve attacks").click()
+        page.get_by_role("button", name=re.compile(r"^Run all \w+ attacks$")).click()
         page.locator("#result-h .verdict.rejected").wait_for()
         self.audit(page, "attack lab after every attack")
         self.assert_no_violations()
+
+    # -- issue 12: the lab pages --------------------------------------------------------------
+    def test_issue12_step_through_at_each_pause_and_a_refused_send(self):
+        page = self.fresh_page()
+        self.go(page, "/step", "step-through with no login")
+        page.goto(self.running.app_url + "/login?mode=step")
+        self.audit(page, "step-through, pause before the redirect")
+        send(page)
+        page.get_by_role("button", name=re.compile("Continue with Google")).click()
+        page.get_by_role("button", name="Allow").click()
+        page.wait_for_url(self.running.app_url + "/step")
+        self.audit(page, "step-through, pause before the token request")
+        page.locator("tr:has(#f-code_verifier) summary").click()
+        page.locator("#f-code_verifier").fill("A" * 43)
+        send(page)
+        page.locator(".forensic[data-forensic]").wait_for()
+        self.audit(page, "step-through, the token request refused (forensics)")
+        page.get_by_role("link", name="Restore the original values").click()
+        send(page)
+        self.audit(page, "step-through, pause before the API call")
+        send(page)
+        self.audit(page, "step-through, done")
+        self.assert_no_violations()
+
+    def test_issue12_mistakes_gallery_before_and_after_a_run(self):
+        page = self.fresh_page()
+        self.go(page, "/mistakes", "mistakes gallery")
+        page.locator("form[data-mistake=hex] button").click()
+        page.locator("#mistake-hex [data-rule]").wait_for()
+        page.evaluate("document.querySelectorAll('#results details').forEach(d => d.open = true)")
+        self.audit(page, "mistakes gallery after a run, its details open")
+        self.assert_no_violations()
+
+    # -- issue 13: the device login's pages -----------------------------------------------------
+    def test_issue13_activate_pages_and_the_device_diagram(self):
+        """/activate (empty, a wrong code), the device login's login page, its consent page,
+        the done page, then the walkthrough's device diagram."""
+        page, base = self.fresh_page(), self.running.auth.issuer.rstrip("/")
+        device = http_json(base + "/oauth/device/code",
+                           data={"client_id": self.running.auth.native_client_id,
+                                 "scope": "openid profile"})[1]
+        self.go_to(page, base + "/activate", "activate page")
+        page.get_by_label(re.compile("Code shown on your device")).fill("BCDF-GHJK")
+        page.get_by_role("button", name="Continue").click()
+        self.audit(page, "activate page, a wrong code")
+        self.go_to(page, device["verification_uri_complete"], "activate page, code filled in")
+        page.get_by_role("button", name="Continue").click()
+        self.audit(page, "the device login's login page")
+        page.get_by_role("button", name=re.compile("Continue with Google")).click()
+        self.audit(page, "the device consent page")
+        page.get_by_role("button", name="Deny").click()
+        self.audit(page, "the device login's done page")
+        self.go(page, "/walkthrough", "walkthrough with a device login")
+        self.assert_no_violations()
+
+    def go_to(self, page, url: str, state: str):
+        page.goto(url)
+        self.audit(page, state)
 
     def test_the_audit_finds_a_violation(self):
         """Zero violations only means something if axe runs and would report one."""
@@ -143,6 +211,12 @@ class AxeTest(OneBrowser, unittest.TestCase):
         page.evaluate("document.querySelector('main').appendChild(document.createElement('img'))")
         self.audit(page, "home with an image without alt text", VARIANTS[:1])
         self.assertTrue(any("image-alt" in v for v in self.violations), self.violations)
+
+
+def send(page):
+    """The step-through's one action: send the request shown (then wait for the answer)."""
+    page.get_by_role("button", name="Send this request").click()
+    page.wait_for_load_state()
 
 
 def log_in(page, app_url: str, audit=lambda state: None):

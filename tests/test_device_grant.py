@@ -44,6 +44,11 @@ class DeviceGrantCase(unittest.TestCase):
         return self.post("/oauth/token", {"grant_type": GRANT_TYPE, "client_id": client_id,
                                           "device_code": device["device_code"]})
 
+    def enter_code(self, typed: str, browser: ScriptedBrowser | None = None):
+        """The user types a code into the /activate form (its form token included)."""
+        browser = browser or ScriptedBrowser()
+        return browser.submit(browser.get(self.base + "/activate"), extra={"user_code": typed})
+
     def consent_page(self, browser: ScriptedBrowser, typed: str, user: str = "alice"):
         """The user's side up to the consent page: enter the code, log in as ``user``."""
         form = browser.get(self.base + "/activate")
@@ -107,8 +112,7 @@ class TestDeviceGrant(DeviceGrantCase):
         self.clock.advance(601)
         status, body = self.poll(device)
         self.assertEqual((status, body["error"]), (400, "expired_token"))
-        form = ScriptedBrowser().request(self.base + "/activate",
-                                         data={"user_code": device["user_code"]})
+        form = self.enter_code(device["user_code"])
         self.assertEqual(form.status, 400)   # an expired code can no longer be entered
 
     def test_rfc8628_device_code_works_once(self):
@@ -142,7 +146,7 @@ class TestDeviceGrant(DeviceGrantCase):
         self.assertEqual(body["error"], "invalid_grant")
 
     def test_rfc8628_wrong_user_code_reshows_the_form(self):
-        resp = ScriptedBrowser().request(self.base + "/activate", data={"user_code": "BCDF-GHJK"})
+        resp = self.enter_code("BCDF-GHJK")
         self.assertEqual(resp.status, 400)
         self.assertIn('data-error="invalid_request"', resp.text)
         self.assertEqual(resp.forms()[0]["action"], "/activate")
@@ -206,32 +210,30 @@ class TestDeviceGrant(DeviceGrantCase):
 
 
 class TestUserCodeGuessing(DeviceGrantCase):
-    """§5.1: a user code is short; wrong guesses are limited (its own demo: the limit
-    counts per address, and every test here comes from 127.0.0.1)."""
+    """§5.1: a user code is short; wrong guesses are limited (its own demo: the limits
+    count per browser, per address and over all; every test here comes from 127.0.0.1).
+    The review's finding 4 has its own tests in test_review_device.py."""
 
     def test_rfc8628_guessing_user_codes_is_rate_limited(self):
-        device = self.start()
+        device, browser = self.start(), ScriptedBrowser()
         for _ in range(5):
-            wrong = ScriptedBrowser().request(self.base + "/activate",
-                                              data={"user_code": "BCDF-BCDF"})
-            self.assertEqual(wrong.status, 400)
-        blocked = ScriptedBrowser().request(self.base + "/activate",
-                                            data={"user_code": device["user_code"]})
-        self.assertEqual(blocked.status, 429)     # even the right code, until the window ends
-        self.assertIn('data-error="slow_down"', blocked.text)
+            self.assertEqual(self.enter_code("BCDF-BCDF", browser).status, 400)
+        blocked = self.enter_code(device["user_code"], browser)
+        self.assertEqual(blocked.status, 429)     # this browser's own guesses: it waits
+        self.assertIn('data-error="too_many_codes"', blocked.text)
         self.assertTrue(blocked.headers.get("Retry-After"))
+        self.assertEqual(self.enter_code(device["user_code"]).status, 200)   # others do not
 
     def test_rfc8628_guess_limit_overall_and_window(self):
         clock = Clock()
-        limit = GuessLimit(clock, per_address=3, overall=4, window=60)
-        for address in ("a", "b", "c", "d"):
-            limit.check(address)
-            limit.wrong(address)
-        with self.assertRaises(Exception) as caught:   # a fifth address: the global cap
-            limit.check("e")
+        limit = GuessLimit(clock, per_browser=3, per_address=3, overall=4, window=60)
+        for browser in ("a", "b", "c", "d"):
+            limit.reserve(browser, browser)
+        with self.assertRaises(Exception) as caught:   # a fifth guesser: the global cap
+            limit.reserve("e", "e")
         self.assertEqual(caught.exception.status_code, 429)
         clock.advance(61)
-        limit.check("e")                                # the window has passed
+        limit.reserve("e", "e")                         # the window has passed
 
 
 if __name__ == "__main__":

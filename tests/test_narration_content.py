@@ -30,10 +30,11 @@ from .test_client_units import CLIENT_ID, ISSUER, REDIRECT_URI, TOKEN_URL, disco
 
 SECRET = "s3cret-value"
 WHY = {"iss": "issued by the provider we sent the user to, not by another one",       # what each check guards
-       "aud": "issued to this app: a token given to another app is not replayed here",
+       "aud": "issued to this app: a token given to another app is not accepted here",
        "exp": "still within its lifetime: an old token, leaked from a log, no longer works",
        "nonce": "made for this login, not replayed from another one",
-       "sub": "the user's stable id at this provider (an email can change hands)"}
+       "sub": "present, a string of at most 255 ASCII characters (OIDC Core §2): the "
+              "user's stable key at this provider (an email can change hands)"}
 
 
 def id_token_for(req, key, *, nonce: str | None = "same") -> str:

@@ -90,7 +90,7 @@ class WalkthroughPageTest(unittest.TestCase):
         self.clock.advance(60)
         page = browser.get(self.url).text
         self.assertIn("expires in 9 h 59 min", page)
-        self.assertIn("issued 1 min ago", page)
+        self.assertIn("issued 1 min before this page was drawn", page)
 
     def test_a_login_in_progress_lights_the_steps_reached(self):
         browser = ScriptedBrowser()

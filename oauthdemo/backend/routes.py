@@ -1,4 +1,4 @@
-"""The backend's HTTP face: five JSON routes, each one parse and one call (RFC 6750 §2.1:
+"""The backend's HTTP face: six JSON routes, each one parse and one call (RFC 6750 §2.1:
 the session token comes as ``Authorization: Bearer``).
 
 An explicit object the app holds and dispatches to: the app's handler sends every path
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from oauthdemo.backend.par import push_for_app
 from oauthdemo.backend.wiring import BackendSetup, LazyBackend
 from oauthdemo.core.errors import NotFound
 from oauthdemo.settings import Settings
@@ -24,6 +25,7 @@ class BackendRoutes:
 
     ROUTES = {
         ("GET", "/auth/config"): "config",
+        ("POST", "/auth/par"): "par",
         ("POST", "/auth/exchange"): "exchange",
         ("POST", "/auth/refresh"): "refresh",
         ("POST", "/auth/logout"): "logout",
@@ -45,6 +47,10 @@ class BackendRoutes:
 
     def config(self, req: Request) -> Response:
         return json_response(self.service().public_config())
+
+    def par(self, req: Request) -> Response:
+        """RFC 9126 for the app: the backend pushes its request (see ``backend.par``)."""
+        return json_response(push_for_app(self.service(), req.form_or_json()))
 
     def exchange(self, req: Request) -> Response:
         return json_response(self.service().exchange(req.form_or_json()))

@@ -33,6 +33,7 @@ from oauthdemo.core.events import EventBus, TokenIssued
 from oauthdemo.core.jose import encode_jwt
 from oauthdemo.core.loopback import is_loopback_callback
 from oauthdemo.core.steps import Step
+from oauthdemo.backend.par import wants_par
 from oauthdemo.backend.store import ProviderTokens, SessionStore, StoredSession
 from oauthdemo.settings import DEFAULT_SCOPE
 
@@ -70,7 +71,8 @@ class Backend:
         """What the app needs to start a login; nothing here is secret."""
         p = self.client.provider
         return {"issuer": p.issuer, "client_id": p.client_id, "audience": p.audience,
-                "scope": self.scope, "redirect_uri": APP_REDIRECT_URI}
+                "scope": self.scope, "redirect_uri": APP_REDIRECT_URI,
+                "par": wants_par(self)}   # RFC 9126: then push through POST /auth/par
 
     # == Step 7, the mobile app's hand-off: POST /auth/exchange ===================================
     def exchange(self, fields: dict) -> dict:

@@ -32,13 +32,14 @@ def backend_provider(web: Provider, auth_server, settings: Settings) -> Provider
     if auth_server is not None:   # the embedded server registers demo-backend with a secret
         registered = auth_server.clients[auth_server.backend_client_id]
         return Provider(web.kind, web.issuer, registered.client_id, registered.secret,
-                        web.audience)
+                        web.audience, use_par=web.use_par)
     client_id, secret = settings.backend_client_id, settings.backend_client_secret
     if not (client_id and secret):
         raise ConfigError("The mobile backend is a confidential client: set BACKEND_CLIENT_ID "
                           "and BACKEND_CLIENT_SECRET (see .env.example).",
                           status_code=MISSING_CLIENT_STATUS)
-    return Provider(web.kind, web.issuer, client_id, secret, web.audience)
+    return Provider(web.kind, web.issuer, client_id, secret, web.audience,
+                    use_par=web.use_par)   # OIDC_USE_PAR: the backend pushes for the app too
 
 
 def database_path(settings: Settings) -> Path:

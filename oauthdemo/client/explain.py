@@ -70,6 +70,12 @@ PAR_HINT = ("This provider accepts only pushed authorization requests (RFC 9126)
             "with OIDC_USE_PAR=true (or --par).")
 CALLBACK_HINT = ("Check that the redirect URI registered with the provider is exactly this "
                  "app's /callback (scheme, host, port and path).")
+REFRESH_HINT = ("A refresh token works once (it rotates), and the embedded server forgets "
+                "its tokens when it stops (the one `login` starts for itself when no demo is "
+                "running stops with the command): run `python3 complete_oauth_demo.py` in "
+                "another terminal so `login` uses that one, or log in again.")
+UNREACHABLE_HINT = ("Is the demo running? Start it with: python3 complete_oauth_demo.py (with "
+                    "another provider: check its issuer URL and the network).")
 HINT_RULES = (
     ("invalid_request", ("pushed authorization request", "request_uri", "par "), PAR_HINT),
     ("invalid_request", ("redirect_uri", "redirect uri", "callback url"), CALLBACK_HINT),
@@ -79,8 +85,15 @@ HINT_RULES = (
                           "whenever you like."),
     ("invalid_state", (), "State protects against login CSRF: a callback is accepted only once, "
                           "only in the browser that started the login, and only for 10 minutes."),
+    ("invalid_grant", ("refresh token",), REFRESH_HINT),
     ("invalid_grant", (), "The code was refused: it may have been used already, expired, or the "
                           "PKCE verifier did not match the challenge."),
+    ("unauthorized_client", (), "This client may not use this grant: enable it for the "
+                                "application at the provider (Auth0: Advanced Settings → "
+                                "Grant Types)."),
+    ("expired_token", (), "The device code expired before anyone approved it: run the command "
+                          "again for a new code."),
+    ("temporarily_unavailable", ("did not answer", "could not reach"), UNREACHABLE_HINT),
     ("invalid_client", (), "The provider did not accept the client's credentials: check the "
                            "client id and secret, and that OIDC_TOKEN_AUTH_METHOD (or "
                            "AUTH0_TOKEN_AUTH_METHOD) is the method the app is registered for."),

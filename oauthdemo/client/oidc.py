@@ -41,17 +41,52 @@ TOKEN_REQUEST_NOTES = {"code_verifier": "THE SECRET, revealed only now, only to 
 # Step 7's heading: who posts the token request, and how (no browser in any of them).
 TOKEN_REQUEST_CONTEXT = {"your app": "server to server",
                          "CLI": "the CLI posts it directly"}
-# Step 9: what each claim check protects against (OIDC Core §3.1.3.7), one short clause.
+# Step 9: the claims the app checks, in this order, and what each protects against (OIDC
+# Core §3.1.3.7), one short clause: the console and the walkthrough print these same words.
 CLAIM_WHY = {"iss": "issued by the provider we sent the user to, not by another one",
-             "aud": "issued to this app: a token given to another app is not replayed here",
+             "aud": "issued to this app: a token given to another app is not accepted here",
+             "azp": "when aud names several apps, azp must name this one (the app the token "
+                    "was issued to)",
              "exp": "still within its lifetime: an old token, leaked from a log, no longer works",
-             "iat": "issued at a sane time, never in the future (60 s of clock skew allowed)",
+             "iat": "not issued in the future (60 s of clock skew allowed): a token 'issued' "
+                    "later than now means a wrong clock or a forged token",
              "nonce": "made for this login, not replayed from another one",
-             "sub": "the user's stable id at this provider (an email can change hands)"}
-# Before the login: what each endpoint of the discovery document is for.
-DISCOVERY_NOTES = {"authorization_endpoint": "Step 3 sends the browser here",
-                   "token_endpoint": "Step 7 posts the code here",
-                   "jwks_uri": "Step 9 checks signatures with these public keys"}
+             "sub": "present, a string of at most 255 ASCII characters (OIDC Core §2): the "
+                    "user's stable key at this provider (an email can change hands)"}
+# The same checks in a few words, for the tables that mark a claim "checked" (the profile).
+CLAIM_SHORT = {"iss": "who issued it", "aud": "which app it is for",
+               "azp": "which app asked, when several are named", "exp": "not expired",
+               "iat": "not issued in the future", "nonce": "made for this login",
+               "sub": "the user's stable key"}
+CLAIMS_CHECKED = tuple(CLAIM_WHY)
+# Step 6: why the callback's iss is checked (RFC 9207 §2.4).
+CALLBACK_ISS_WHY = ("a mix-up attack, when a client talks to several providers, tricks it into "
+                    "sending one provider's code to another; iss in the callback says who "
+                    "answered")
+NO_AZP = "no azp: one audience, nothing to check"
+NONCE_MATCHED = "matches the one this login sent"
+
+
+# Before the login: the endpoints of the discovery document this grant really uses, and
+# what for, in its own steps' words (the code grant's ten; the device grant's six, RFC 8628;
+# client credentials, RFC 6749 §4.4, has no browser and so no authorization endpoint).
+DISCOVERY_NOTES = {
+    "code": (("authorization_endpoint", "Step 3 sends the browser here"),
+             ("token_endpoint", "Step 7 posts the code here"),
+             ("jwks_uri", "Step 9 checks signatures with these public keys")),
+    "device": (("device_authorization_endpoint", "Device step 1 asks for the codes here; no "
+                                                 "browser is sent anywhere by the CLI"),
+               ("token_endpoint", "Device step 5 polls for the tokens here"),
+               ("jwks_uri", "Device step 6 checks the ID token's signature with these keys")),
+    "client_credentials": (("token_endpoint", "the only endpoint asked for anything: the "
+                                              "service posts its credentials here, no browser"),
+                           ("jwks_uri", "the access token's signature is checked with these "
+                                        "keys")),
+}
+# RFC 6749 §2.3.1: how a provider registers a client with a secret unless told otherwise.
+# Auth0 registers Regular Web Applications for client_secret_post (its Credentials tab
+# changes it): the demo keeps posting there, as it always did. Others: Basic where offered.
+USUAL_AUTH_METHOD = {"auth0": "client_secret_post"}
 REFRESHED_NONCE = ("not checked: a refreshed ID token is not tied to a new login's nonce; "
                    "it keeps the original one (OIDC Core §12.2)")
 
@@ -116,18 +151,20 @@ class OIDCClient:
                               events=self.events, actor=actor)
         self.resource = ProtectedResource(provider, metadata, self.jwks, self.transport,
                                           clock=clock)
+        self.pusher = None   # RFC 9126: who pushes for it (a mobile app's backend) if not itself
 
     @classmethod
     def discover(cls, provider, *, events: EventBus | None = None, clock=time.time,
                  timeout: float = HTTP_TIMEOUT, actor: str = "your app",
-                 transport: Transport | None = None) -> "OIDCClient":
+                 transport: Transport | None = None, grant: str = "code") -> "OIDCClient":
         """Fetch the provider's discovery document, check it, and return a ready client.
-        Every later call goes through the same transport (a test may pass its own)."""
+        Every later call goes through the same transport (a test may pass its own); the
+        console names the endpoints ``grant`` uses (DISCOVERY_NOTES)."""
         transport = transport or Transport(timeout)
         metadata = fetch_metadata(provider.issuer, transport)
         client = cls(provider, metadata, transport=transport, events=events, clock=clock,
                      actor=actor)
-        narrate_discovery(client.events, actor, provider.issuer, metadata)   # once checked
+        narrate_discovery(client.events, actor, provider.issuer, metadata, grant)
         return client
 
     @property
@@ -222,7 +259,7 @@ class OIDCClient:
                                  f"to {req.issuer!r} (RFC 9207 mix-up defence).")
         if iss is not None:
             self.events.check(self.actor, f"iss={iss} is the issuer we sent the user to "
-                                          "(RFC 9207)")
+                                          f"(RFC 9207): {CALLBACK_ISS_WHY}")
 
     # == Step 7: the token exchange ============================================================
     def token_request_body(self, code: str, redirect_uri: str, verifier: str) -> tuple:
@@ -350,15 +387,16 @@ class OIDCClient:
 
 # == what the console says: module functions, so the client class stays about the protocol ====
 
-def narrate_discovery(e: EventBus, a: str, issuer: str, meta: dict):
-    """Before the login: the document fetched, its issuer checked (Discovery 1.0 §4.3), and
-    the endpoints it names, which the login's steps will use."""
+def narrate_discovery(e: EventBus, a: str, issuer: str, meta: dict, grant: str = "code"):
+    """Once checked: the document fetched, its issuer checked (Discovery 1.0 §4.3), and the
+    endpoints it names that this grant's steps will use, and what for (DISCOVERY_NOTES)."""
     e.step(a, Step.DISCOVERY)
     e.say(a, f"{discovery_url(issuer)} ← GET, where every OpenID provider publishes it")
     e.check(a, f"issuer {meta['issuer']} is exactly the configured one: another server "
                "cannot hand us its endpoints")
-    for name in REQUIRED_METADATA:
-        e.show(a, f"  {name}", meta[name], DISCOVERY_NOTES[name])
+    for name, note in DISCOVERY_NOTES[grant]:
+        if meta.get(name):   # a missing device endpoint is the device login's to explain
+            e.show(a, f"  {name}", meta[name], note)
 
 
 def narrate_pkce_secrets(e: EventBus, a: str, req: AuthRequest):
@@ -402,17 +440,33 @@ def narrate_token_request(e: EventBus, a: str, endpoint: str, shown: dict):
 
 
 def id_claim_checks(claims: dict, nonce: str | None, now: float, refreshed: bool) -> list:
-    """What the learner reads after ``verify_jwt`` passed: (claim, what it said)."""
+    """What the learner reads after ``verify_jwt`` passed: (claim, what it said), in the
+    order of CLAIMS_CHECKED. Times are told relative to the moment of the check."""
     if nonce is not None:
-        said = "matches the one this login sent"
+        said = NONCE_MATCHED
     elif refreshed and "nonce" in claims:
         said = REFRESHED_NONCE
     else:
         said = "none sent, so none to match"
-    return [("iss", claims["iss"]), ("aud", claims["aud"]),
-            ("exp", f"in {human_duration(claims['exp'] - now)}"),
-            ("iat", f"{human_duration(now - claims['iat'])} ago"),
+    return [("iss", claims["iss"]), ("aud", claims["aud"]), ("azp", azp_said(claims)),
+            ("exp", f"ends {human_duration(claims['exp'] - now)} after the check"),
+            ("iat", f"{utc_words(claims['iat'])}, {human_duration(now - claims['iat'])} "
+                    "before the check"),
             ("nonce", said), ("sub", claims["sub"])]
+
+
+def azp_said(claims: dict) -> str:
+    """OIDC Core §3.1.3.7 (4)–(5): azp matters only when aud has several values."""
+    aud = claims.get("aud")
+    if isinstance(aud, list) and len(aud) > 1:
+        return f"{claims.get('azp')}: names this app among {len(aud)} audiences"
+    if "azp" in claims:
+        return f"{claims['azp']} (one audience: nothing to check)"
+    return NO_AZP
+
+
+def utc_words(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
 
 def asks_consent_for_offline_access(provider, scope: str) -> bool:
@@ -423,14 +477,18 @@ def asks_consent_for_offline_access(provider, scope: str) -> bool:
 
 
 def token_auth_method(provider, metadata: dict) -> str:
-    """RFC 6749 §2.3.1: the method the client is registered for when configured; else Basic,
-    which every server MUST support (and Discovery 1.0 §3's default), and post only where
-    the provider lists post without Basic. A client with no secret is public: "none"."""
+    """RFC 6749 §2.3.1: the method the client is registered for when configured; else the
+    provider kind's usual registration where offered (Auth0: post); else Basic, which every
+    server MUST support (and Discovery 1.0 §3's default), and post only where the provider
+    lists post without Basic. A client with no secret is public: "none"."""
     if not provider.client_secret:
         return "none"
     if provider.token_auth_method:
         return provider.token_auth_method
     offered = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+    usual = USUAL_AUTH_METHOD.get(provider.kind)
+    if usual in offered:
+        return usual
     if "client_secret_basic" in offered or "client_secret_post" not in offered:
         return "client_secret_basic"
     return "client_secret_post"

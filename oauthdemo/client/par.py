@@ -8,7 +8,9 @@ endpoint (a public client sends its client_id alone); §2.2: the answer (201) is
 sees can alter the request: it travelled server to server.
 
 Used when the provider requires it (``require_pushed_authorization_requests``, §5) or when
-the client is configured to (``OIDC_USE_PAR`` / ``--par``).
+the client is configured to (``OIDC_USE_PAR`` / ``--par``). A client without the
+credentials its client_id needs (the mobile app, whose client_id is its backend's) has a
+``pusher``: the backend pushes for it (``backend.par``), and the rest is the same.
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from oauthdemo.core.steps import Step
 
 ENDPOINT = "pushed_authorization_request_endpoint"    # RFC 9126 §5
 REQUIRED = "require_pushed_authorization_requests"
+# What a mobile app sends its backend to push for it: this login's own values, nothing else
+# (the backend adds its client_id, scope and S256 itself; see backend.par).
+DELEGATED_FIELDS = ("state", "nonce", "code_challenge", "redirect_uri")
 
 
 def wants_par(provider, metadata: dict) -> bool:
@@ -31,7 +36,7 @@ def front_channel(client, params: dict) -> tuple:
     carries every parameter; with it (§4), only client_id and request_uri."""
     if not wants_par(client.provider, client.metadata):
         return params, None
-    answer = push(client, params)
+    answer = (client.pusher or push)(client, params)   # a mobile app's backend pushes for it
     return {"client_id": params["client_id"], "request_uri": answer["request_uri"]}, answer
 
 
@@ -59,7 +64,11 @@ def narrate_pushed(e: EventBus, a: str, req, pushed: dict, answer: dict, endpoin
     par_endpoint, authorize_endpoint = endpoints
     e.step(a, Step.REDIRECT, flow=req.flow,
            context="pushed first (RFC 9126)")
-    e.say(a, f"POST {par_endpoint}  (back channel: no browser sees these)")
+    if answer.get("via"):   # the app has no secret: its backend pushes with its own
+        e.say(a, f"POST {answer['via']}  → the backend POSTs them to {par_endpoint} with "
+                 "its client secret (back channel: no browser sees these)")
+    else:
+        e.say(a, f"POST {par_endpoint}  (back channel: no browser sees these)")
     for name, value in pushed.items():
         e.show(a, f"  {name}", value, PARAM_NOTES.get(name, ""))
     e.say("authorization server", f"201 request_uri={answer['request_uri']} "

@@ -13,7 +13,8 @@ from oauthdemo.client.explain import CHECK_FAILED, LOCAL_JWT_OK
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS, LEEWAY, JWKSCache
 from oauthdemo.client.transport import Transport, basic_authorization
 from oauthdemo.core.claims import Expect, verify_jwt
-from oauthdemo.core.errors import InvalidToken, ProviderBadResponse, RevokedToken
+from oauthdemo.core.errors import (InvalidToken, MissingBearerToken, ProviderBadResponse,
+                                   RevokedToken)
 
 
 class ProtectedResource:
@@ -31,8 +32,9 @@ class ProtectedResource:
         """A JWT for our audience is checked locally, then (when the provider offers RFC 7662
         and we hold resource-server credentials) the issuer is asked whether it is still
         active; anything else is asked of /userinfo. Returns what each check said."""
-        if not token:
-            raise InvalidToken("Send a session cookie or 'Authorization: Bearer <access_token>'.")
+        if not token:   # RFC 6750 §3.1: no credentials at all, so a bare challenge, no code
+            raise MissingBearerToken("Send a session cookie or 'Authorization: Bearer "
+                                     "<access_token>'.")
         if self.provider.audience and token.count(".") == 2:
             return self.validate_jwt(token)
         info = self.userinfo(token)

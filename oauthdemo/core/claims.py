@@ -16,6 +16,7 @@ from oauthdemo.core.errors import ClaimMismatch, ExpiredToken
 from oauthdemo.core.jose import verify_jws
 
 # Claims that are strings by their RFC (RFC 7519 §4.1, OIDC Core §2): never 0, false or [].
+SUB_MAX_LENGTH = 255   # OIDC Core §2
 STRING_CLAIMS = frozenset({"iss", "sub", "azp", "nonce", "jti", "sid", "typ"})
 
 
@@ -57,6 +58,13 @@ def check_claims(claims: dict, expect: Expect) -> None:
                  "nonce does not match the one this login sent (replayed ID token?)")
 
 
+def check_type(header: dict, allowed: tuple) -> None:
+    """RFC 8725 §3.11 (explicit typing): a JWT of one kind is never taken for another, e.g.
+    an RFC 9068 §2.1 ``at+jwt`` access token offered where an ID token is expected."""
+    _require(header.get("typ") in allowed, f"typ {header.get('typ')!r} is not one of "
+                                           f"{allowed!r}")
+
+
 def check_time(claims: dict, *, now: float, leeway: int = 0) -> None:
     """RFC 7519 §4.1.4 to §4.1.6: exp is required and not reached; iat and nbf not in the future."""
     exp = claims.get("exp")
@@ -88,6 +96,9 @@ def _check_audience(claims: dict, audience: str) -> list:
 def _present(name: str, value) -> bool:
     """A required claim is there; a string claim (sub: OIDC Core §2) is a non-empty string,
     so 0, false, [] or {} in its place is refused. Time claims are checked by check_time."""
+    if name == "sub":   # OIDC Core §2: "MUST NOT exceed 255 ASCII characters in length"
+        return (isinstance(value, str) and 0 < len(value) <= SUB_MAX_LENGTH
+                and value.isascii())
     if name in STRING_CLAIMS:
         return isinstance(value, str) and value != ""
     return value is not None

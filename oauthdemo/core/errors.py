@@ -251,6 +251,11 @@ class MissingBearerToken(InvalidToken):
     def www_authenticate(self) -> str:
         return f'Bearer realm="{REALM}"'
 
+    def to_json(self) -> bytes:
+        """§3.1: "SHOULD NOT include an error code" holds for the body as for the header;
+        a plain message says what to send, with no "error" member a client could act on."""
+        return json.dumps({"message": protocol_text(self.description)}).encode("utf-8")
+
 
 class RevokedToken(InvalidToken):
     description = "The token has been revoked."

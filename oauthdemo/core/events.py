@@ -244,8 +244,9 @@ def mask_basic(value: str) -> str:
 
 
 def mask_client_secret(body: bytes) -> bytes:
-    """A form body's client_secret, masked (the cheap test first: most bodies have none)."""
-    if not any(name in body for name in CLIENT_SECRET_FIELDS):
+    """A form body's client_secret, masked (the cheap test first: most bodies have none).
+    Names are read decoded, as the server reads them: client%5Fsecret is client_secret."""
+    if not names_client_secret(body):
         return body
     try:
         pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True,
@@ -254,3 +255,11 @@ def mask_client_secret(body: bytes) -> bytes:
         return UNREADABLE_SECRET_BODY
     return urllib.parse.urlencode([(k, mask_secret(v) if k.encode() in CLIENT_SECRET_FIELDS
                                     else v) for k, v in pairs]).encode("utf-8")
+
+
+def names_client_secret(body: bytes) -> bool:
+    """Does the body name a client secret, literally or percent-encoded?"""
+    if any(name in body for name in CLIENT_SECRET_FIELDS):
+        return True
+    return b"%" in body and any(name in urllib.parse.unquote_to_bytes(body)
+                                for name in CLIENT_SECRET_FIELDS)

@@ -91,12 +91,12 @@ def announce(events: EventBus, line: str):
 # == which authorization server, as which client ================================================
 
 @contextlib.contextmanager
-def native_client(cfg: Settings, events: EventBus, keys=None):
+def native_client(cfg: Settings, events: EventBus, keys=None, grant: str = "code"):
     """(the CLI's OIDC client, where the server's steps are told); an embedded server started
-    for it stops when the command ends."""
+    for it stops when the command ends. ``grant``: "device" for ``login --device``."""
     provider, server = native_provider(cfg, events, keys)
     try:
-        client = OIDCClient.discover(provider, events=events, actor=ACTOR)
+        client = OIDCClient.discover(provider, events=events, actor=ACTOR, grant=grant)
         if provider.kind == "embedded" and server is None:
             # A demo found running: for this whole command trust only the key it was shown
             # to hold (running_embedded), so it cannot switch to a key of its own later.

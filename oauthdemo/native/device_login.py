@@ -41,7 +41,9 @@ ACTOR = cli_login.ACTOR
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"    # RFC 8628 §3.4
 DEFAULT_INTERVAL = 5          # §3.2: seconds between polls when the server names none
 SLOW_DOWN_STEP = 5            # §3.5: slow_down adds 5 seconds to the interval, for good
-MAX_INTERVAL = 60             # a server asking for more is not waited on longer than this
+# No ceiling on the interval: §3.5 says the client MUST wait it, and a poll made sooner only
+# earns another slow_down (5 s more, each time) until the code expires. A wait longer than
+# the time left ends the login at once, saying why (``timed_out``).
 REQUIRED_MEMBERS = ("device_code", "user_code", "verification_uri")   # §3.2
 ANSWER_NOTES = {"authorization_pending": "not yet: the user has not approved; ask again later",
                 "slow_down": f"too fast: every later poll waits {SLOW_DOWN_STEP} s longer"}
@@ -73,7 +75,8 @@ class DeviceAuthorization:
 def log_in(cfg: Settings, opts: DeviceOptions, events: EventBus, *, save: bool = False,
            keys=None) -> Outcome:
     """Device steps 1–6 from the terminal; ``keys`` signs for an embedded server started here."""
-    with cli_login.native_client(cfg, DeviceNumbering.bus(events), keys) as (client, elsewhere):
+    with cli_login.native_client(cfg, DeviceNumbering.bus(events), keys,
+                                 grant="device") as (client, elsewhere):
         endpoint = device_endpoint(client)
         if elsewhere:
             events.say(ACTOR, "Device steps 2 and 4 happen at the authorization server, "
@@ -158,8 +161,7 @@ def parse_device_answer(body: dict) -> DeviceAuthorization:
             raise ProviderBadResponse("The device authorization answer's verification URI is "
                                       "not an https URL (or http on this machine): not opened.")
     return DeviceAuthorization(body["device_code"], body["user_code"], body["verification_uri"],
-                               complete or "", float(expires_in),
-                               float(min(interval, MAX_INTERVAL)))
+                               complete or "", float(expires_in), float(interval))
 
 
 def safe_to_open(uri) -> bool:
@@ -217,9 +219,8 @@ def poll_for_tokens(client: OIDCClient, grant: DeviceAuthorization, opts: Device
     try:
         while True:
             left = max(deadline - opts.clock(), 0)
-            if left < interval:   # no poll fits before the deadline: one now would be too soon
-                pause(opts, countdown, left, deadline)
-                raise timed_out(limit, opts.timeout < grant.expires_in)
+            if left < interval:   # no poll fits before the deadline: one sooner is refused
+                raise timed_out(limit, opts.timeout < grant.expires_in, interval, left)
             pause(opts, countdown, interval, deadline)
             countdown.finish()    # the answer's line starts on a clean line
             status, body = poll_once(client, grant)
@@ -260,7 +261,7 @@ def next_interval(e: EventBus, body: dict, status: int, interval: float, last) -
         e.check(ACTOR, f"the token endpoint answered {error}: the login is over", ok=False)
         raise OAuth2Error.from_response(body, status)
     if error == "slow_down":
-        interval = min(interval + SLOW_DOWN_STEP, MAX_INTERVAL)
+        interval += SLOW_DOWN_STEP   # for good (§3.5), however long it gets
     if error != last or error == "slow_down":
         e.show(ACTOR, "answer", f"{status} {error}", f"{ANSWER_NOTES[error]}; next poll in "
                                                     f"{interval:g} s")
@@ -274,7 +275,10 @@ def bearer_answer(body: dict) -> dict:
     return body
 
 
-def timed_out(limit: float, ours: bool) -> LoginTimedOut:
-    why = ("--timeout passed" if ours else "the device code expired (the server's expires_in)")
-    return LoginTimedOut(f"No approval arrived within {limit:g} s ({why}); nothing was saved. "
-                         "Run the command again for a new code (--timeout sets how long to wait).")
+def timed_out(limit: float, ours: bool, interval: float, left: float) -> LoginTimedOut:
+    """Stop as soon as the next poll cannot come in time: waiting on would change nothing."""
+    why = ("--timeout" if ours else "the device code's life (the server's expires_in)")
+    return LoginTimedOut(f"No approval arrived, and the next poll, due in {interval:g} s (the "
+                         f"server's interval), would come after the {limit:g} s of {why} "
+                         f"end ({left:.0f} s left); nothing was saved. Run the command again "
+                         "for a new code (--timeout sets how long to wait).")

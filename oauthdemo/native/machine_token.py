@@ -88,7 +88,7 @@ def service_client(cfg: Settings, events: EventBus, keys=None):
     """The OIDC client acting as the service; an embedded server started here stops after."""
     provider, server = service_provider(cfg, events, keys)
     try:
-        client = OIDCClient.discover(provider, events=events, actor=ACTOR)
+        client = OIDCClient.discover(provider, events=events, actor=ACTOR, grant=GRANT_TYPE)
         if provider.kind == "embedded" and server is None:
             client.pin_key(cli_login.cached_public_key(cli_login.key_cache_path()))
         yield client

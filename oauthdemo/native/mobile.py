@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from oauthdemo.client import par
 from oauthdemo.client.explain import human_duration
 from oauthdemo.client.oidc import OIDCClient, new_state
 from oauthdemo.client.transport import http_json
@@ -88,8 +89,23 @@ def mobile_client(backend_url: str, events: EventBus) -> tuple:
     events.say(BACKEND, f"issuer={config['issuer']}  client_id={config['client_id']}  "
                         "(public values; the client secret never leaves the backend)")
     provider = Provider("oidc", config["issuer"], config["client_id"], None,
-                        config.get("audience"))
-    return OIDCClient.discover(provider, events=events, actor=ACTOR), config
+                        config.get("audience"), use_par=config.get("par") is True)
+    client = OIDCClient.discover(provider, events=events, actor=ACTOR)
+    client.pusher = backend_pusher(backend_url)   # RFC 9126: only the backend can push
+    return client, config
+
+
+def backend_pusher(backend_url: str) -> Callable:
+    """RFC 9126 for a public app whose client_id is its backend's: the backend pushes the
+    request with its secret (``POST /auth/par``); the app sends only this login's values."""
+    def push(client, params: dict) -> dict:
+        fields = {name: params[name] for name in par.DELEGATED_FIELDS}
+        answer = backend_call(backend_url + "/auth/par", data=fields)
+        if not isinstance(answer.get("request_uri"), str) or not answer["request_uri"]:
+            raise ProviderBadResponse("The backend's /auth/par answer has no request_uri.")
+        return {"request_uri": answer["request_uri"], "expires_in": answer.get("expires_in"),
+                "via": backend_url + "/auth/par"}
+    return push
 
 
 def hand_code_to_backend(backend_url: str, code: str, req, events: EventBus) -> dict:

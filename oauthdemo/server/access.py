@@ -20,14 +20,16 @@ class AccessTokens:
         self.keys, self.store, self.issuer = keys, store, issuer
         self.clock = clock
 
-    def verify(self, token: str | None) -> dict:
-        """The claims of a live access token of ours, for /userinfo; else a JoseError or an
+    def verify(self, token: str | None, audience: str | None = None) -> dict:
+        """The claims of a live access token of ours, for /userinfo (or for ``audience``:
+        introspection asks about tokens for the API too); else a JoseError or an
         ``invalid_token``."""
         if not token:
             raise InvalidToken("A Bearer access token is required.")
         _, claims = verify_jwt(token, algorithms=TOKEN_ALGORITHMS, key_for_kid=self.key_for_kid,
                                expect=Expect(iss=self.issuer.identifier,
-                                             aud=self.issuer.url("/userinfo"), now=self.clock()))
+                                             aud=audience or self.issuer.url("/userinfo"),
+                                             now=self.clock()))
         self.check_not_revoked(claims)
         return claims
 

@@ -52,6 +52,21 @@ class Transaction(Record):   # immutable: see core.records
     expires: float
     user: str | None = None
     auth_time: float | None = None
+    # RFC 8628 §3.3: set on a device login only (the code the user typed at /activate).
+    # On the request itself, not in a side table: nothing can leave a device login that
+    # looks like a code flow's request, and the two consent pages tell them apart by it.
+    user_code: str | None = None
+
+
+def check_consent(txn: Transaction, *, device: bool) -> None:
+    """The one rule before any consent answer, the code flow's and the device's: the user
+    has logged in to this very request first (OIDC Core §3.1.2.3–3.1.2.4: authentication,
+    then consent), and it is answered on its own flow's page (a device login never yields
+    an authorization code; a code flow's request never approves a device)."""
+    if txn.user is None:
+        raise InvalidRequest("Log in before giving consent.")
+    if (txn.user_code is not None) != device:
+        raise InvalidRequest("This login request is answered on another consent page.")
 
 
 def add_query(uri: str, query: str) -> str:
@@ -176,7 +191,8 @@ class AuthorizeEndpoint:
         self.store.replace_transaction(txn)
         if not self.narrates(txn):
             return txn
-        self.events.step(AS, Step.AUTHENTICATION, flow=flow_tag(txn.state))
+        if not txn.user_code:   # a device login's heading (Device step 4) is already told
+            self.events.step(AS, Step.AUTHENTICATION, flow=flow_tag(txn.state))
         self.events.say(IDP, f"{user['connection']}: {user['name']} <{user['email']}> "
                              "authenticated (one click in this demo)")
         self.events.say(AS, f"user sub={user['sub']}; asking for consent to "
@@ -185,8 +201,7 @@ class AuthorizeEndpoint:
 
     def finish(self, txn: Transaction, allow: bool) -> str:
         """Consent given or refused: the URL the browser is sent back to (303)."""
-        if txn.user is None:
-            raise InvalidRequest("Log in before giving consent.")
+        check_consent(txn, device=False)
         if self.store.take_transaction(txn.txn_id) is None:   # answered meanwhile: one code
             raise InvalidRequest(EXPIRED)
         if not allow:
@@ -195,6 +210,8 @@ class AuthorizeEndpoint:
             err = AccessDenied("The user denied the consent request.")
             return add_query(txn.redirect_uri, err.redirect_query(txn.state,
                                                                   self.issuer.identifier))
+        self.events.check(AS, f"the user pressed Allow: {txn.client.client_id} may have "
+                              f"scope {txn.scope}", ok=True)
         try:
             code = self.issue_code(txn)
         except TableFull as err:   # RFC 6749 §4.1.2.1: the client hears it on its redirect

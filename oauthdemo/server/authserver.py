@@ -33,7 +33,7 @@ from oauthdemo.server.access import AccessTokens
 from oauthdemo.server.authorize import AuthorizeEndpoint
 from oauthdemo.server.client_credentials import ClientCredentialsGrant
 from oauthdemo.server.clients import ClientRegistry
-from oauthdemo.server.device import DeviceGrant
+from oauthdemo.server.device import DeviceGrant, DeviceHistory
 from oauthdemo.server.device import GRANT_TYPE as DEVICE_GRANT_TYPE
 from oauthdemo.server.discovery import Issuer, metadata
 from oauthdemo.server.handler import AuthServerHandler
@@ -72,7 +72,8 @@ class AuthorizationServer:
         self.resource_client_id = self.clients.resource_client_id  # the protected API
         self.service_client_id = self.clients.service_client_id    # client credentials
         self.store = GrantStore(clock, limits)
-        self.inspect = Inspector(self.store, self.clients)
+        self.device_history = DeviceHistory()    # RFC 8628 logins, for the walkthrough
+        self.inspect = Inspector(self.store, self.clients, self.device_history)
         self._wire(RefreshTokens())
         self.pushed = PushedRequests(self.clients, self.authorization, clock=self.clock,
                                      events=self.events, require_par=require_par)
@@ -91,7 +92,7 @@ class AuthorizationServer:
                                           events)
         self.device = DeviceGrant(self.clients, store, self.tokens, self.site,
                                   audience=self.audience, clock=clock, events=events,
-                                  interval=self.device_interval)
+                                  interval=self.device_interval, history=self.device_history)
         self.service_grant = ClientCredentialsGrant(self.keys, store, self.site,
                                                     audience=self.audience, clock=clock,
                                                     events=events)
@@ -101,7 +102,7 @@ class AuthorizationServer:
             DEVICE_GRANT_TYPE: self.device.redeem,
             "client_credentials": self.service_grant.redeem})
         self.introspection = Introspection(store, self.access_tokens, refresh_tokens,
-                                           self.site, events)
+                                           self.site, events, api_audience=self.audience)
         self.userinfo = UserInfo(self.access_tokens)
 
     # -- what the rest of the demo asks of the server ------------------------------------

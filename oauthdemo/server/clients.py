@@ -99,7 +99,7 @@ class ClientRegistry:
         client sends its id alone, and must not pretend to have a secret."""
         client_id, secret = params.get("client_id"), params.get("client_secret")
         if authorization and authorization.lower().startswith("basic "):
-            client_id, secret = parse_basic(authorization)
+            client_id, secret = basic_alone(authorization, params)
         client = self._clients.get(client_id or "")
         if client is None:
             raise InvalidClient("Unknown client_id.")
@@ -110,6 +110,22 @@ class ClientRegistry:
         if not secret or not hmac.compare_digest(secret.encode(), client.secret.encode()):
             raise InvalidClient("Client authentication failed (wrong or missing secret).")
         return client
+
+
+def basic_alone(authorization: str, params: dict) -> tuple:
+    """client_secret_basic, and nothing that contradicts it. RFC 6749 §2.3: a client "MUST
+    NOT use more than one authentication method in each request", so a secret in the body
+    as well is refused; a client_id in the body may repeat the header's (RFC 6749 §4.1.3,
+    as many libraries send it) but never name another client, which would otherwise be
+    silently replaced by the authenticated one."""
+    client_id, secret = parse_basic(authorization)
+    if "client_secret" in params:
+        raise InvalidClient("More than one client authentication method (Basic header and "
+                            "client_secret in the body); use one (RFC 6749 section 2.3).")
+    if "client_id" in params and params["client_id"] != client_id:
+        raise InvalidClient("The client_id in the body is not the client the Basic header "
+                            "authenticates.")
+    return client_id, secret
 
 
 def new_secret() -> str:

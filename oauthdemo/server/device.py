@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, replace
 
-from oauthdemo.core.errors import AccessDenied, InvalidGrant, InvalidRequest, OAuth2Error
+from oauthdemo.core.errors import (AccessDenied, InvalidGrant, InvalidRequest, OAuth2Error,
+                                   TemporarilyUnavailable)
 from oauthdemo.core.records import Record
 from oauthdemo.core.steps import DeviceStep
-from oauthdemo.core.tables import ExpiringTable
-from oauthdemo.server.authorize import TXN_TTL, Transaction, allowed_scope
+from oauthdemo.core.tables import BoundedTable, ExpiringTable
+from oauthdemo.core.text import mask_secret
+from oauthdemo.server.authorize import TXN_TTL, Transaction, allowed_scope, check_consent
 from oauthdemo.server.store import Grant, token_hash
 from oauthdemo.server.token import ACCESS_TOKEN_TTL, GRANT_TTL, OFFLINE, UnauthorizedClient
 
@@ -26,11 +29,14 @@ AS = "authorization server"
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # §6.1: no vowels (no words), no 0/O, 1/I
 USER_CODE_PATTERN = re.compile(f"[{USER_CODE_ALPHABET}]{{8}}")
+USER_CODE_DRAWS = 5            # a collision is drawn again, this often, then 503
 DEVICE_CODE_TTL = 600          # §3.2 expires_in: ten minutes to find a browser and approve
 FORGET_AFTER = 600             # an expired code is remembered this long, to say expired_token
 SLOW_DOWN_STEP = 5             # §3.5: "the interval MUST be increased by 5 seconds"
 DEVICE_CODES_MAX = 2000        # pending device logins: anyone can start one (bounded)
 PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
+LOGINS_SHOWN = 20              # device logins the walkthrough can draw (display only)
+POLLS_SHOWN = 12               # polls kept per login; a 10-minute wait is ~120 of them
 
 
 class AuthorizationPending(OAuth2Error):
@@ -43,6 +49,24 @@ class SlowDown(OAuth2Error):
 
 class ExpiredDeviceCode(OAuth2Error):
     error = "expired_token"
+
+
+class InvalidTarget(OAuth2Error):
+    """RFC 8707 §2: "the requested resource is invalid, missing, unknown, or malformed"
+    (400). Our ``audience`` (Auth0's name for it) names the API the tokens are for, as
+    RFC 8707's ``resource`` does: an unknown one is a bad request, not a user's refusal."""
+    error = "invalid_target"
+
+
+class TooManyCodes(OAuth2Error):
+    """§5.1's limit, said to a person at /activate: a page with words and a 429, not the
+    token endpoint's ``slow_down`` (which tells a polling device to wait longer)."""
+    error = "too_many_codes"
+    status_code = 429
+
+
+class UserCodeTaken(Exception):
+    """A new user code equals a live one (rare: 20^8 codes); ``start`` draws again."""
 
 
 @dataclass
@@ -60,6 +84,72 @@ class DeviceRecord(Record):   # immutable: see core.records
     last_answer: str = ""          # the previous poll's answer: narrate changes only
     user: str | None = None
     auth_time: float | None = None
+
+
+@dataclass(frozen=True)
+class DevicePoll:
+    """One poll the device made, as the token endpoint answered it (§3.5)."""
+    at: float
+    answer: str
+    interval: int
+
+
+@dataclass(frozen=True)
+class DeviceLogin:
+    """A frozen snapshot of one device login for the walkthrough: the values that travel
+    (never the device code), the user's answer, the polls, the token answer masked."""
+    user_code: str
+    client_id: str
+    scope: str
+    verification_uri: str
+    started: float
+    expires: float
+    interval: int
+    status: str = PENDING
+    user: str | None = None
+    polls: tuple = ()              # the first POLLS_SHOWN DevicePolls
+    poll_count: int = 0
+    tokens: tuple = ()             # ((name, value masked), ...) of the token answer
+
+
+class DeviceHistory:
+    """The latest device logins of this run, as snapshots, by user code (bounded)."""
+
+    def __init__(self, limit: int = LOGINS_SHOWN):
+        self._lock = threading.Lock()
+        self._logins = BoundedTable(limit)
+
+    def started(self, record: DeviceRecord, verification_uri: str) -> None:
+        with self._lock:
+            self._logins.put(record.user_code, DeviceLogin(
+                shown(record.user_code), record.client_id, record.scope, verification_uri,
+                record.created, record.expires, record.interval))
+
+    def change(self, user_code: str, **fields) -> None:
+        with self._lock:
+            login = self._logins.get(user_code)
+            if login is not None:
+                self._logins[user_code] = replace(login, **fields)
+
+    def polled(self, record: DeviceRecord, answer: str, now: float) -> None:
+        with self._lock:
+            login = self._logins.get(record.user_code)
+            if login is None:
+                return
+            poll = DevicePoll(now, answer, record.interval)
+            polls = login.polls + (poll,) if len(login.polls) < POLLS_SHOWN else login.polls
+            self._logins[record.user_code] = replace(login, polls=polls,
+                                                     poll_count=login.poll_count + 1)
+
+    def latest(self) -> DeviceLogin | None:
+        with self._lock:
+            return next(reversed(self._logins.values()), None)
+
+
+def masked_answer(body: dict) -> tuple:
+    """The token answer as the walkthrough may show it: every token hidden."""
+    return tuple((name, mask_secret(value) if name.endswith("_token") else str(value))
+                 for name, value in body.items())
 
 
 def normalise_user_code(typed: str) -> str | None:
@@ -84,12 +174,11 @@ class DeviceStore:
         self._lock = threading.RLock()
         self._devices = ExpiringTable(limit, "device logins waiting for their user")
         self._user_codes = ExpiringTable(limit, "device logins waiting for their user")
-        self._txns = ExpiringTable(limit, "device logins at the login form")   # txn → user code
 
     def add(self, device_code: str, record: DeviceRecord) -> None:
         with self._lock:
             if self._user_codes.get(record.user_code, record.created) is not None:
-                raise OAuth2Error("User code collision; ask again.", error="slow_down")
+                raise UserCodeTaken()
             keep = record.expires + FORGET_AFTER
             self._devices.add(token_hash(device_code), record, expires=keep, now=record.created)
             self._user_codes.add(record.user_code, token_hash(device_code),
@@ -102,15 +191,6 @@ class DeviceStore:
             key = self._user_codes.get(user_code, now)
             record = self._devices.get(key, now) if key else None
             return record if record and record.status == PENDING else None
-
-    def bind(self, txn, user_code: str) -> None:
-        """The login request made for a typed user code, until that request expires."""
-        with self._lock:
-            self._txns.add(txn.txn_id, user_code, expires=txn.expires, now=txn.created)
-
-    def user_code_of(self, txn_id: str) -> str | None:
-        with self._lock:
-            return self._txns.get(txn_id, self._clock())
 
     def decide(self, user_code: str, change) -> DeviceRecord | None:
         """The user's answer, once: ``change(record)`` → the decided record."""
@@ -136,46 +216,86 @@ class DeviceStore:
 
 
 class GuessLimit:
-    """§5.1: a user code has ~34 bits, so wrong guesses are counted, per client address
-    and over all of them, in bounded tables; past the limit entry is refused (429)."""
+    """§5.1: user codes can be guessed, so wrong guesses are bounded, by three counts:
 
-    def __init__(self, clock, per_address: int = 5, overall: int = 50, window: int = 600,
-                 addresses_max: int = 5000):
+    * per browser (its as_browser cookie): a person who mistypes ``per_browser`` times
+      waits; only their own guesses count, so one person's typos never lock out another;
+    * per address, higher: past ``per_address`` wrong guesses from one address, each
+      browser there gets one wrong guess before waiting (a script that drops its cookie).
+      A browser that has not guessed wrong itself is never refused by it: on this demo
+      everyone is 127.0.0.1;
+    * over everyone, a sliding window: the bound on brute force, whoever guesses.
+      A user code has 20^8 = 25,600,000,000 ≈ 2^34.6 values and lives 600 s (one window).
+      1,000 wrong guesses per window against one pending code succeed with chance
+      1,000 / 2.56e10 ≈ 4e-8; even with DEVICE_CODES_MAX = 2,000 codes pending,
+      1,000 × 2,000 / 2.56e10 ≈ 8e-5 per ten minutes. A lock-out needs 1,000 wrong codes
+      in ten minutes and ends as the oldest of them age out, not ten minutes later.
+    A guess is reserved (counted as wrong) under the lock before the code is looked up,
+    so parallel guesses cannot all pass the check; a right code gives its reservation back.
+    """
+
+    def __init__(self, clock, per_browser: int = 5, per_address: int = 30,
+                 overall: int = 1000, window: int = 600):
         self.clock, self.window = clock, window
-        self.per_address, self.overall = per_address, overall
+        self.per_browser, self.per_address, self.overall = per_browser, per_address, overall
         self._lock = threading.Lock()
-        self._wrong = ExpiringTable(addresses_max, "addresses that typed a wrong user code")
-        self._all = ExpiringTable(1, "wrong user codes")
+        self._recent: deque = deque()   # times of the wrong guesses in the window (≤ overall)
+        # Each entry is made by a reserved guess, so at most 2 × overall are live: never full.
+        self._counts = ExpiringTable(2 * overall + 1, "browsers that typed a wrong user code")
 
-    def check(self, address: str) -> None:
+    def reserve(self, browser: str, address: str) -> float:
+        """Refuse (429) or count this guess as wrong until ``release``; → its time."""
         now = self.clock()
         with self._lock:
-            mine = self._wrong.get(address, now) or (0, now + self.window)
-            total = self._all.get("all", now) or (0, now + self.window)
-        if mine[0] >= self.per_address or total[0] >= self.overall:
-            err = OAuth2Error("Too many wrong codes; wait a few minutes and try again.",
-                              error="slow_down", status_code=429)
-            err.retry_after = int(max(1, min(mine[1], total[1]) - now))
-            raise err
+            while self._recent and self._recent[0] <= now - self.window:
+                self._recent.popleft()
+            mine = self._count(("browser", browser), now)
+            here = self._count(("address", address), now)
+            if len(self._recent) >= self.overall:
+                self._refuse(self._recent[0] + self.window - now)
+            if mine[0] >= self.per_browser or (mine[0] and here[0] >= self.per_address):
+                self._refuse(min(mine[1], here[1]) - now)
+            self._recent.append(now)
+            for key, (count, until) in ((("browser", browser), mine), (("address", address), here)):
+                self._counts.add(key, (count + 1, until), expires=until, now=now)
+            return now
 
-    def wrong(self, address: str) -> None:
+    def release(self, browser: str, address: str, at: float) -> None:
+        """A right code: the guess reserved at ``at`` was not wrong after all."""
         now = self.clock()
         with self._lock:
-            for table, key in ((self._wrong, address), (self._all, "all")):
-                count, until = table.get(key, now) or (0, now + self.window)
-                table.add(key, (count + 1, until), expires=until, now=now)
+            if at in self._recent:
+                self._recent.remove(at)
+            for key in (("browser", browser), ("address", address)):
+                count, until = self._count(key, now)
+                if count > 1:
+                    self._counts.add(key, (count - 1, until), expires=until, now=now)
+                else:
+                    self._counts.pop(key, now)
+
+    def _count(self, key, now: float) -> tuple:
+        return self._counts.get(key, now) or (0, now + self.window)
+
+    @staticmethod
+    def _refuse(wait: float) -> None:
+        err = TooManyCodes("Too many wrong codes were typed. Wait a few minutes, then type "
+                           "the code your device shows again.")
+        err.retry_after = int(max(1, wait))
+        raise err
 
 
 class DeviceGrant:
     """/oauth/device/code, the user's answer at /activate, and the device's polls."""
 
     def __init__(self, clients, grants, tokens, issuer, *, audience: str, clock, events,
-                 interval: int = 5):
+                 interval: int = 5, history: DeviceHistory | None = None):
         self.clients, self.grants, self.tokens, self.issuer = clients, grants, tokens, issuer
         self.audience, self.clock, self.events = audience, clock, events
         self.interval = interval
+        self.history = history or DeviceHistory()
         self.devices = DeviceStore(clock)
         self.guesses = GuessLimit(clock)
+        self.new_user_code = new_user_code   # the randomness, injectable like the clock
 
     # -- §3.1–3.2: the device asks -------------------------------------------------------
     def start(self, params: dict, authorization: str | None) -> dict:
@@ -185,18 +305,35 @@ class DeviceGrant:
             raise UnauthorizedClient("This client may not use the device grant.")
         audience = params.get("audience") or None
         if audience and audience != self.audience:
-            raise AccessDenied(f"Service not found: {audience}")
-        device_code, user_code, now = secrets.token_urlsafe(32), new_user_code(), self.clock()
-        record = DeviceRecord(client.client_id, allowed_scope(params.get("scope", "")),
-                              audience, user_code, created=now,
-                              expires=now + DEVICE_CODE_TTL, interval=self.interval)
-        self.devices.add(device_code, record)
+            raise InvalidTarget(f"Unknown audience (no such API here): {audience}")
+        device_code, record = self.new_device_login(client, params, audience)
         self.narrate_started(record)
         page = self.issuer.url("/activate")
+        self.history.started(record, page)
+        user_code = record.user_code
         return {"device_code": device_code, "user_code": shown(user_code),
                 "verification_uri": page,
                 "verification_uri_complete": f"{page}?user_code={shown(user_code)}",
                 "expires_in": DEVICE_CODE_TTL, "interval": self.interval}
+
+    def new_device_login(self, client, params: dict, audience: str | None) -> tuple:
+        """Store a device code and a fresh user code. A user code equal to a live one is
+        drawn again; after USER_CODE_DRAWS collisions, 503 (slow_down is a token-endpoint
+        answer to polling, §3.5; it means nothing at this endpoint)."""
+        scope, now = allowed_scope(params.get("scope", "")), self.clock()
+        for _ in range(USER_CODE_DRAWS):
+            device_code = secrets.token_urlsafe(32)
+            record = DeviceRecord(client.client_id, scope, audience, self.new_user_code(),
+                                  created=now, expires=now + DEVICE_CODE_TTL,
+                                  interval=self.interval)
+            try:
+                self.devices.add(device_code, record)
+                return device_code, record
+            except UserCodeTaken:
+                continue
+        err = TemporarilyUnavailable("No free user code right now; try again shortly.")
+        err.retry_after = 1
+        raise err
 
     def narrate_started(self, record: DeviceRecord) -> None:
         e = self.events
@@ -208,17 +345,18 @@ class DeviceGrant:
                f"polls every {record.interval} s")
 
     # -- §3.3: the user, in a browser ----------------------------------------------------
-    def find_user_code(self, typed: str, address: str) -> DeviceRecord:
-        """The pending login a typed code names; wrong codes are counted (§5.1)."""
-        self.guesses.check(address)
+    def find_user_code(self, typed: str, browser: str, address: str) -> DeviceRecord:
+        """The pending login a typed code names; wrong codes are counted (§5.1): the guess
+        is reserved first, and given back only if the code was right."""
+        reserved = self.guesses.reserve(browser, address)
         code = normalise_user_code(typed)
         record = self.devices.by_user_code(code) if code else None
         if record is None:
-            self.guesses.wrong(address)
             self.events.check(AS, "device grant: a wrong or expired user code was typed",
                               ok=False)
             raise InvalidRequest("That code is not valid, or it has expired. Check the "
                                  "code your device shows and type it again.")
+        self.guesses.release(browser, address, reserved)
         self.events.step(AS, DeviceStep.APPROVAL)
         self.events.check(AS, f"device grant: user code {shown(record.user_code)} entered; "
                               "the user logs in next")
@@ -233,32 +371,30 @@ class DeviceGrant:
                           redirect_uri=self.issuer.url("/activate"), scope=record.scope,
                           state=None, nonce=None, challenge="", audience=record.audience,
                           browser=browser, created=now,
-                          expires=min(now + TXN_TTL, record.expires))
-        self.grants.add_transaction(txn)
-        self.devices.bind(txn, record.user_code)
+                          expires=min(now + TXN_TTL, record.expires),
+                          user_code=record.user_code)
+        self.grants.add_transaction(txn)   # one write: a full table leaves nothing behind
         return txn
-
-    def is_device_login(self, txn) -> bool:
-        return self.devices.user_code_of(txn.txn_id) is not None
 
     def user_code_shown(self, txn) -> str:
         """§3.3.1: the code again on the consent page, for the user to compare with the
         device (a link with the code filled in may come from someone else)."""
-        code = self.devices.user_code_of(txn.txn_id)
-        if code is None:
+        if txn.user_code is None:
             raise InvalidRequest("This is not a device login.")
-        return shown(code)
+        return shown(txn.user_code)
 
     def decide(self, txn, allow: bool) -> bool:
-        """§3.3: the logged-in user approves or denies the device. False if already decided."""
-        user_code = self.devices.user_code_of(txn.txn_id)
-        if user_code is None or self.grants.take_transaction(txn.txn_id) is None:
+        """§3.3: the logged-in user approves or denies the device. False if already decided.
+        The consent rule is the code flow's (``check_consent``): logged in first."""
+        check_consent(txn, device=True)
+        if self.grants.take_transaction(txn.txn_id) is None:
             return False   # answered already (a second tab, a replayed form): once only
         status = APPROVED if allow else DENIED
-        decided = self.devices.decide(user_code, lambda r: replace(
+        decided = self.devices.decide(txn.user_code, lambda r: replace(
             r, status=status, user=txn.user, auth_time=txn.auth_time))
         if not decided:
             return False
+        self.history.change(decided.user_code, status=status, user=txn.user)
         self.events.check(AS, f"device grant: {txn.user} {status} the device login "
                               f"{shown(decided.user_code)}", ok=allow)
         return True
@@ -272,7 +408,9 @@ class DeviceGrant:
             device_code, lambda record, now: self.answer(record, client, now))
         if isinstance(outcome, OAuth2Error):
             raise outcome
-        return self.tokens.issue(outcome, include_refresh=OFFLINE in outcome.scope.split())
+        body = self.tokens.issue(outcome, include_refresh=OFFLINE in outcome.scope.split())
+        self.history.change(record.user_code, status=USED, tokens=masked_answer(body))
+        return body
 
     def answer(self, record, client, now: float) -> tuple:
         """Inside the store's lock: (the record as it now is, an error or the grant)."""
@@ -284,6 +422,7 @@ class DeviceGrant:
                          interval=record.interval + (SLOW_DOWN_STEP
                                                      if isinstance(outcome, SlowDown) else 0),
                          status=USED if isinstance(outcome, Grant) else record.status)
+        self.history.polled(record, polled.last_answer, now)
         if polled.last_answer != record.last_answer:   # one line per change, not per poll
             self.narrate_poll(record, polled.last_answer, outcome)
         return polled, outcome
@@ -308,7 +447,12 @@ class DeviceGrant:
             return AuthorizationPending("The user has not approved the device yet.")
         return self.new_grant(record, now)
 
-    def new_grant(self, record: DeviceRecord, now: float) -> Grant:
+    def new_grant(self, record: DeviceRecord, now: float):
+        """Tokens for the user who approved; an approval without a user is refused (the
+        device code is not spent on it)."""
+        if record.user is None:
+            return InvalidGrant("This device login was approved without a logged-in user.",
+                                status_code=400)
         lifetime = GRANT_TTL if OFFLINE in record.scope.split() else ACCESS_TOKEN_TTL
         grant = Grant(secrets.token_urlsafe(12), record.client_id, record.user, record.scope,
                       record.audience, None, record.auth_time, expires=int(now) + lifetime)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import urllib.parse
 
-from oauthdemo.core.errors import InvalidRequest
-from oauthdemo.server.authorize import TXN_TTL
+from oauthdemo.core.errors import InvalidRequest, OAuth2Error
+from oauthdemo.core.steps import DeviceStep
+from oauthdemo.server.authorize import CROSS_SITE, TXN_TTL
+from oauthdemo.server.device import TooManyCodes, shown
 from oauthdemo.server.users import DEMO_USERS
 from oauthdemo.web import httpkit
 from oauthdemo.web.html import Markup, partial
@@ -19,36 +21,43 @@ from oauthdemo.web.httpkit import render
 
 COOKIE = "as_browser"          # the handler's BROWSER_COOKIE: one browser binding for both flows
 DONE = {"allow": "approved", "deny": "denied"}
+ACTIVATE_FORM = "activate"     # the form token's purpose on the code form (core.forms)
 
 
 class DevicePages:
     """Mixed into ``AuthServerHandler``: the routes under /activate."""
 
-    def activate_page(self, req, error: str = "", typed: str = "", status: int = 200,
-                      error_code: str = ""):
-        """§3.3: the form for the user code; verification_uri_complete fills it in."""
+    def activate_page(self, req, typed: str = "", error: OAuth2Error | None = None):
+        """§3.3: the form for the user code; verification_uri_complete fills it in. Its
+        form token binds it to this browser (CSRF: another site cannot post a code here)."""
         typed = typed or req.query.get("user_code", "")
+        known = req.browser_id(COOKIE)
+        browser = known or httpkit.new_browser_id()
         page = render("as_activate.html", title="Activate a device · embedded authorization "
-                      "server", status=status, user_code=typed[:32],
-                      error=partial("as_activate_error.html", error_code=error_code,
-                                    message=error) if error else Markup(""))
-        if req.browser_id(COOKIE):
-            return page
-        return page.set_cookie(COOKIE, httpkit.new_browser_id(), max_age=TXN_TTL)
+                      "server", status=error.status_code if error else 200,
+                      user_code=typed[:32],
+                      form_token=self.auth.authorization.forms.issue(ACTIVATE_FORM, browser),
+                      error=partial("as_activate_error.html", error_code=error.error,
+                                    message=error.description) if error else Markup(""))
+        if error is not None and error.retry_after:
+            page.add_header("Retry-After", str(error.retry_after))   # RFC 6585 §4
+        return page if known else page.set_cookie(COOKIE, browser, max_age=TXN_TTL)
 
     def activate(self, req):
-        """The typed code: a wrong one re-shows the form (400); a right one, the login."""
-        device, typed = self.auth.device, req.form().get("user_code", "")
+        """The typed code, from our own form in this browser: a wrong one re-shows the
+        form (400, or 429 past §5.1's limit); a right one, the login."""
+        req.require_same_origin()
+        device, form, browser = self.auth.device, req.form(), req.browser_id(COOKIE)
+        self.auth.authorization.forms.check(form, ACTIVATE_FORM, browser, refusal=CROSS_SITE)
+        typed = form.get("user_code", "")
         try:
-            record = device.find_user_code(typed, req.handler.client_address[0])
-        except InvalidRequest as err:
-            return self.activate_page(req, error=err.description, typed=typed, status=400,
-                                      error_code=err.error)
-        browser = req.browser_id(COOKIE)
-        known = bool(browser)
-        browser = browser or httpkit.new_browser_id()
-        page = self.login_page(device.login_request(record, browser))
-        return page if known else page.set_cookie(COOKIE, browser, max_age=TXN_TTL)
+            record = device.find_user_code(typed, browser, req.handler.client_address[0])
+        except (InvalidRequest, TooManyCodes) as err:
+            return self.activate_page(req, typed=typed, error=err)
+        return self.login_page(device.login_request(record, browser), DeviceStep.APPROVAL,
+                               stored=partial("as_login_stored_device.html",
+                                              client_id=record.client_id,
+                                              user_code=shown(record.user_code)))
 
     def device_consent_page(self, req):
         """§5.4: name the client, show the scope, and say whose login this must be."""
@@ -61,8 +70,9 @@ class DevicePages:
                       client_name=self.display_name(self.auth.clients, txn.client),
                       client_id=txn.client.client_id, user_code=user_code,
                       user_name=user["name"],
-                      user_email=user["email"], scopes=self.scope_items(txn.scope), txn=txn.txn_id,
-                      form_token=self.auth.authorization.form_token(txn))
+                      user_email=user["email"], scopes=self.scope_items(txn.scope),
+                      decision=self.decision_form("/activate/consent", txn,
+                                                  self.auth.authorization.form_token(txn)))
 
     def device_consent(self, req):
         """Allow or Deny (form token checked), once; then a page the user can close (PRG)."""

@@ -12,6 +12,7 @@ import urllib.parse
 
 from oauthdemo.core.errors import InvalidRequest, OAuth2Error
 from oauthdemo.core.jose import jwks_document
+from oauthdemo.core.steps import Step
 from oauthdemo.server.authorize import AS, TXN_TTL, Transaction, add_query
 from oauthdemo.server.device_pages import DevicePages
 from oauthdemo.server.logout import client_id_of_hint
@@ -41,6 +42,13 @@ def user_buttons(txn: Transaction, form_token: str) -> Markup:
 def scope_items(scope: str) -> Markup:
     return Markup("").join(partial("as_scope.html", scope=s, text=SCOPE_TEXT.get(s, ""))
                            for s in scope.split())
+
+
+def decision_form(action: str, txn: Transaction, form_token: str) -> Markup:
+    """Allow and Deny, each a POST carrying the request and its form token: one form for
+    the code flow's consent and the device's (which posts elsewhere)."""
+    return partial("as_consent_decision.html", action=action, txn=txn.txn_id,
+                   form_token=form_token)
 
 
 def display_name(clients, client) -> str:
@@ -102,6 +110,7 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
     # The device pages (DevicePages) name the client and list the scope as these pages do.
     display_name = staticmethod(display_name)
     scope_items = staticmethod(scope_items)
+    decision_form = staticmethod(decision_form)
 
     @property
     def auth(self):
@@ -142,12 +151,18 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
         page = self.login_page(txn)
         return page if known else page.set_cookie(BROWSER_COOKIE, browser, max_age=TXN_TTL)
 
-    def login_page(self, txn: Transaction) -> Response:
+    def login_page(self, txn: Transaction, step=Step.AUTHENTICATION,
+                   stored: Markup | None = None) -> Response:
+        """Step 5's login form; a device login passes its own step and what it stored
+        (``DevicePages.activate``: no code_challenge there)."""
         buttons = user_buttons(txn, self.auth.authorization.form_token(txn))
+        if stored is None:
+            stored = partial("as_login_stored.html", client_id=txn.client.client_id,
+                             challenge=txn.challenge)
         return render("as_login.html", title="Log in · embedded authorization server",
                       client_name=display_name(self.auth.clients, txn.client),
-                      client_id=txn.client.client_id,
-                      buttons=buttons, challenge=txn.challenge, issuer=self.auth.issuer)
+                      step_label=step.label, step_number=step.number, stored=stored,
+                      buttons=buttons, issuer=self.auth.issuer)
 
     def login(self, req):
         """Step 5: the user chose an account; now ask for consent. 303 to the consent page
@@ -155,7 +170,7 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
         endpoint, form = self.auth.authorization, req.form()
         txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
         txn = endpoint.log_in(txn, form.get("user", ""))
-        consent = "/activate/consent" if self.auth.device.is_device_login(txn) else \
+        consent = "/activate/consent" if txn.user_code else \
             "/authorize/consent"   # RFC 8628 §3.3: a device login has its own consent page
         return httpkit.redirect(consent + "?" + urllib.parse.urlencode(
             {"txn": txn.txn_id}), 303)
@@ -170,15 +185,14 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
                       form_action=on_to_the_client(txn.redirect_uri),
                       client_name=display_name(self.auth.clients, txn.client),
                       user_name=user["name"],
-                      user_email=user["email"], scopes=scope_items(txn.scope), txn=txn.txn_id,
-                      form_token=endpoint.form_token(txn), redirect_uri=txn.redirect_uri)
+                      user_email=user["email"], scopes=scope_items(txn.scope),
+                      decision=decision_form("/authorize/consent", txn, endpoint.form_token(txn)),
+                      redirect_uri=txn.redirect_uri)
 
     def consent(self, req):
         """Step 5 ends: back to the client with a code (or access_denied)."""
         endpoint, form = self.auth.authorization, req.form()
         txn = endpoint.find_transaction(form, req.browser_id(BROWSER_COOKIE))
-        if self.auth.device.is_device_login(txn):   # answered at /activate/consent only
-            raise InvalidRequest("A device login is answered on its own consent page.")
         location = endpoint.finish(txn, form.get("decision") == "allow")
         return httpkit.redirect(location, 303, form_action=on_to_the_client(txn.redirect_uri))
 
@@ -238,12 +252,19 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
             raise InvalidRequest("client_id is not the client the id_token_hint was issued to.")
         return hinted
 
+    def narrate_logout(self, target: str | None) -> None:
+        """The server's side of a logout: it forgets this browser (its cookie here)."""
+        self.auth.events.say(AS, "logout: this browser's session here ends (its cookie is "
+                                 "deleted); " + (f"back to {target}" if target else
+                                                 "a logged-out page, no redirect"))
+
     def logout_auth0(self, req):
         """Auth0's /v2/logout: returnTo must be one of the client's allowed logout URLs."""
         return_to = self.allowed_logout_target(
             req, "returnTo", "returnTo is not an allowed logout URL for this client.")
         resp = httpkit.redirect(return_to, 302) if return_to else render(
             "as_logged_out.html", title="Logged out")
+        self.narrate_logout(return_to)
         return resp.delete_cookie(BROWSER_COOKIE)
 
     def logout_oidc(self, req):
@@ -251,6 +272,7 @@ class AuthServerHandler(DevicePages, httpkit.BaseHandler):
         target = self.allowed_logout_target(req, "post_logout_redirect_uri",
                                             "post_logout_redirect_uri is not registered.",
                                             self.logout_client_id(req))
+        self.narrate_logout(target)
         if not target:
             return render("as_logged_out.html", title="Logged out").delete_cookie(BROWSER_COOKIE)
         state = req.query.get("state")

@@ -1,4 +1,5 @@
-"""Read-only records for the teaching pages: what the server stored at Steps 4, 5 and 8.
+"""Read-only records for the teaching pages: what the server stored at Steps 4, 5 and 8,
+and the latest device login (RFC 8628) with its polls.
 
 No RFC: this is the demo's window into the authorization server (RFC 6749 §4.1.1's
 stored request, §4.1.2's code, RFC 7636 §4.6's check), so the walkthrough can show the
@@ -29,9 +30,14 @@ class Truth:
 class Inspector:
     """``auth.inspect``: snapshots of the grant store, looked up the way a page needs them."""
 
-    def __init__(self, store, clients=None):
+    def __init__(self, store, clients=None, devices=None):
         self._store = store
         self._clients = clients
+        self._devices = devices   # server.device.DeviceHistory: frozen DeviceLogin snapshots
+
+    def latest_device_login(self):
+        """RFC 8628: the latest device login of this run (a frozen snapshot), or None."""
+        return self._devices.latest() if self._devices is not None else None
 
     def transaction_for_state(self, state: str | None):
         """The stored request of the login with this state, while it waits for its user."""

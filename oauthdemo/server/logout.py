@@ -6,22 +6,28 @@ client_id: the hint then identifies the client, whose registered post_logout_red
 is the only place the browser may go. So the hint is verified like any token of ours
 (``core.claims``: our signature, our issuer, the audience it names); only its age is
 forgiven, since §2 lets the provider accept an ID token whose exp has passed, and a hint
-never grants anything, it only says where a logged-out browser may be sent.
+never grants anything, it only says where a logged-out browser may be sent. It must be
+an ID token, though (RFC 8725 §3.11): an access token names no client by its aud.
 """
 from __future__ import annotations
 
-from oauthdemo.core.claims import Expect, check_claims
+from oauthdemo.core.claims import Expect, check_claims, check_type
 from oauthdemo.core.errors import InvalidRequest, JoseError
 from oauthdemo.core.jose import verify_jws
 from oauthdemo.server.token import TOKEN_ALGORITHMS
 
 HINT_REFUSED = "id_token_hint is not an ID token this server issued."
+# The typ an ID token of ours carries (core.jose's default, "JWT"), or none at all (OIDC
+# Core sets none); an access token (RFC 9068 §2.1: "at+jwt") is signed by the same key
+# and would otherwise pass every other check here.
+ID_TOKEN_TYPES = (None, "JWT")
 
 
 def client_id_of_hint(hint: str, *, key_for_kid, issuer: str, now: float) -> str:
     """The client an ID token of ours was issued to: its aud (azp when it has several)."""
     try:
-        _, claims = verify_jws(hint, algorithms=TOKEN_ALGORITHMS, key_for_kid=key_for_kid)
+        header, claims = verify_jws(hint, algorithms=TOKEN_ALGORITHMS, key_for_kid=key_for_kid)
+        check_type(header, ID_TOKEN_TYPES)   # our access tokens say at+jwt: not a hint
         client_id = audience_of(claims)
         # The claim rules all apply, judged as of the token's own iat: an expired hint
         # still names its client, one from the future or for another issuer does not.

@@ -63,7 +63,7 @@ class PushedRequests:
         if "request_uri" in params:
             raise InvalidRequest("request_uri must not be pushed (RFC 9126 section 2.1).")
         request = {k: v for k, v in params.items() if k not in NOT_REQUEST_PARAMS}
-        request["client_id"] = client.client_id   # the authenticated client, whatever was sent
+        request["client_id"] = client.client_id   # authenticate refused a body naming another
         self.check_as_authorize_would(request)
         request_uri = REQUEST_URI_PREFIX + secrets.token_urlsafe(32)
         now = self.clock()

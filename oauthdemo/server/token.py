@@ -58,7 +58,9 @@ class TokenIssuer:
         self.clock = clock
 
     def issue(self, grant: Grant, include_refresh: bool) -> dict:
-        user = DEMO_USERS[grant.user]
+        user = DEMO_USERS.get(grant.user or "")
+        if user is None:   # every grant here is a user's: none is ever issued without one
+            raise InvalidGrant("This grant has no user to issue tokens for.")
         now = int(self.clock())
         key = self.keys.current()
         body = {"access_token": encode_jwt(self.access_token_claims(grant, user, now), key,
@@ -136,7 +138,11 @@ class CodeGrant:
 
     def check_pkce(self, record, verifier: str | None) -> None:
         """RFC 7636 §4.6: recompute BASE64URL(SHA256(verifier)), once, and compare it in
-        constant time with the challenge stored at Step 4."""
+        constant time with the challenge stored at Step 4. The Step 8 header comes first:
+        a request without a verifier is refused at this step too (attack a)."""
+        told = record.flow not in self.quiet_flows
+        if told:
+            self.events.step(AS, Step.PKCE_CHECK, flow=record.flow)
         if not verifier:
             self.events.check(AS, "token request without code_verifier: refused", ok=False)
             raise MissingCodeVerifier()
@@ -144,8 +150,7 @@ class CodeGrant:
             self.events.check(AS, "code_verifier is not 43–128 unreserved characters", ok=False)
             raise InvalidRequest("code_verifier is malformed (RFC 7636 §4.1).")
         recomputed, ok = pkce.recompute_and_compare(verifier, record.challenge)
-        if record.flow not in self.quiet_flows:
-            self.events.step(AS, Step.PKCE_CHECK, flow=record.flow)
+        if told:
             self.events.emit(PkceChecked(AS, verifier, record.challenge, recomputed, ok))
         self.store.record_pkce(PkceRecord(record.challenge, verifier, recomputed, ok,
                                           self.clock()))

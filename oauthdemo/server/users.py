@@ -16,7 +16,8 @@ DEMO_USERS = OrderedDict([
              "email_verified": True, "connection": "GitHub", "button": "Continue with GitHub"}),
     ("carol", {"sub": "auth0|6560c5bd2f1e4b0a9c3d7e11", "name": "Carol Password",
                "email": "carol@example.net", "email_verified": False,
-               "connection": "Username-Password", "button": "Log in as Carol (password user)"}),
+               "connection": "Username-Password",
+               "button": "Log in as Carol (password account; no password asked here)"}),
 ])
 
 

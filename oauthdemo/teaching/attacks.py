@@ -1,4 +1,4 @@
-"""The attack lab: twelve attacks on the code flow, each run for real, each stopped by one rule.
+"""The attack lab: thirteen attacks on the logins, each run for real, each stopped by one rule.
 
 RFC 7636 §4.4.1, §4.5, §4.6 (PKCE), RFC 6749 §4.1.2, §4.1.3 and §10.12 (single-use
 codes, the redirect_uri binding, CSRF), OpenID Connect Core 1.0 §3.1.3.7 and RFC 8725
@@ -22,6 +22,10 @@ attack's tag, never a flow's.
 Attack (l) pushes the app's request (RFC 9126) and then adds the attacker's redirect_uri
 and code_challenge to the browser's URL (``teaching.par_attack``); the code still goes to
 the app, bound to the app's challenge.
+
+Attack (m) is device-code phishing (RFC 8628 §5.4, ``teaching.device_attack``): the
+attacker's device login, the victim's browser at /activate; only the consent page's words
+stand between them, so the card shows both answers the victim can give.
 
 Attacks (a), (b), (c) and (e) need an authorization code nobody has redeemed yet. On
 the embedded server the lab gets one by driving a login itself with
@@ -60,7 +64,7 @@ from oauthdemo.client.transport import http_json
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.useragent import LoginFailed, ScriptedBrowser
 from oauthdemo.client import par as client_par
-from oauthdemo.teaching import par_attack
+from oauthdemo.teaching import device_attack, par_attack
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
 FORM_PURPOSE = "attack-lab"        # what the lab's form tokens are for
@@ -69,6 +73,9 @@ INTERCEPTING_MAX = 500             # logins waiting to have their code intercept
 CODES_PER_BROWSER = 4              # intercepted codes kept per browser
 CODE_TTL = 600                     # RFC 6749 §4.1.2: a code lives 10 minutes at most
 LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
+# A claim attack's card and console say why that claim is checked, as a sentence around the
+# console's own clause (CLAIM_WHY).
+WHY_SENTENCE = "The app checks {claim} so that every ID token it believes is {why}."
 ACTOR = "attacker"                 # who speaks in the console while the lab runs
 ATTACKER_REDIRECT = "https://attacker.example/callback"
 OTHER_APP_REDIRECT = "http://127.0.0.1/callback"   # the CLI's loopback callback (RFC 8252 §7.3)
@@ -203,8 +210,9 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
     AttackSpec(
         "j", "An ID token from an earlier login, replayed",
         "Earlier ID token (nonce)",
-        "A new login starts. The attacker injects an ID token from an earlier login (copied "
-        "from a log or a browser's history) as if it were this login's answer: real, "
+        "A new login starts. The attacker injects an ID token from an earlier login (taken "
+        "from another device's storage, a proxy's log of a token response or a leaked crash "
+        "report: tokens are never in a URL here) as if it were this login's answer: real, "
         "signed, unexpired, naming the real user.",
         "Each login sends a fresh random nonce (Step 3); the server copies it into the ID "
         "token. The app accepts only a token that carries this login's nonce.",
@@ -240,6 +248,22 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
         "The authorization server uses the parameters of the pushed request; parameters "
         "outside it are not used (as with a request object, RFC 9101 §5).",
         "RFC 9126 §4", RFC + "rfc9126#section-4"),
+    AttackSpec(
+        "m", "Device-code phishing: the victim is sent the attacker's code",
+        "Device code phishing",
+        "The attacker starts a device login (RFC 8628) on its own machine and sends the "
+        "victim the user code, or the link with it filled in: \"confirm your account\". If "
+        "the victim logs in and approves, the tokens go to the attacker's machine, which is "
+        "polling the token endpoint.",
+        "Nothing in the protocol can tell this approval from a real one. The consent page "
+        "names the device's client, says to approve only a login you started on your own "
+        "device, and shows the code to compare; the code lives 10 minutes. A victim who "
+        "denies leaves the attacker's poll with access_denied; one who approves hands over "
+        "tokens (the lab shows both, and revokes those tokens at once).",
+        "the device consent page's warning (Device step 4)",
+        "The authorization server SHOULD tell the user that they are authorizing a device and "
+        "confirm it is the device they hold, so that a code sent by someone else is refused.",
+        "RFC 8628 §5.4", RFC + "rfc8628#section-5.4"),
 ))
 
 
@@ -441,16 +465,18 @@ class AttackLab:
             return dict(self.results.get(browser, {}))
 
     def narrate_result(self, spec: AttackSpec, result: dict):
-        """The attacker's last words: refused (a ✘ for the attacker, a ✔ for the rule)."""
+        """The attacker's last words: refused (one ✘, for the attacker), what stopped it (said
+        once, unmarked) and, for a claim, why the app checks it."""
         if not result["ran"]:
             self.say(f"not run: {result['stopped_by']}")
         elif result["rejected"]:
             how = " redirect back with the error" if result["response"].get("location") else ""
+            # One mark for one event: a ✘ for the attacker, "stopped" said once.
             self.events.check(ACTOR, f"refused: {result['error']} "
                                      f"(HTTP {result['response']['status']}{how})", ok=False)
-            self.events.check(ACTOR, f"stopped by {spec.stopper}: {spec.rule_label}")
+            self.say(f"stopped by {spec.stopper}: {spec.rule_label}")
             if result.get("why"):
-                self.say(f"why the app checks {result['why']}")
+                self.say(result["why"].partition(": ")[2])
         else:
             self.events.check(ACTOR, "NOT refused: this provider let the attack through", ok=False)
 
@@ -621,11 +647,34 @@ def attack_tampered_pushed_request(lab: AttackLab, *, browser: str = "",
     return accepted(spec, tried, sent, response["request"], response)
 
 
+def attack_device_code_phishing(lab: AttackLab, *, browser: str = "",
+                                tokens: dict | None = None) -> dict:
+    spec = ATTACKS["m"]
+    if not (lab.embedded and lab.client.metadata.get(device_attack.ENDPOINT)):
+        return not_run(spec, "This attack plays the victim at the embedded server's /activate.")
+    seen = device_attack.run(lab)
+    tried = "Send the victim the user code of a device login the attacker started."
+    status, body = seen["denied"]
+    response = {"request": "POST /oauth/token (grant_type=device_code, after Deny)",
+                "status": status, "body": shown_fields(body)}
+    allowed = seen["approved"]
+    result = (outcome(spec, tried, device_attack.story(seen), response) if
+              device_attack.refused(seen) else
+              accepted(spec, tried, device_attack.story(seen), response["request"], response))
+    result["extra"] = [{"label": "Had the victim pressed Allow: the attacker's poll (the lab "
+                                 "revokes those tokens at once)",
+                        "request": "POST /oauth/token (grant_type=device_code, after Allow)",
+                        "status": allowed[0], "body": shown_fields(allowed[1]),
+                        "revoked": allowed[0] == 200, "works": False}]
+    return result
+
+
 RUNNERS = {"a": attack_stolen_code_without_verifier, "b": attack_stolen_code_wrong_verifier,
            "c": attack_code_replay, "d": attack_forged_callback, "e": attack_redirect_uri_swap,
            "f": attack_pkce_downgrade, "g": attack_tampered_id_token, "h": attack_alg_none,
            "i": attack_other_apps_id_token, "j": attack_earlier_id_token,
-           "k": attack_expired_id_token, "l": attack_tampered_pushed_request}
+           "k": attack_expired_id_token, "l": attack_tampered_pushed_request,
+           "m": attack_device_code_phishing}
 
 
 # == the attacks' moving parts ==================================================================
@@ -774,13 +823,16 @@ def claim_attack(lab: AttackLab, spec: AttackSpec, token: str, nonce: str | None
     check (verify_jwt via validate_id_token); the card says why that claim is checked, in
     the console's words (CLAIM_WHY)."""
     call = "OIDCClient.validate_id_token (the app's own check)"
+    app = checker(lab, spec.letter, clock)
     try:
-        checker(lab, spec.letter, clock).validate_id_token(token, nonce)
-    except DemoError as err:
+        app.validate_id_token(token, nonce)
+    except DemoError as err:   # the app's own refusal, under its Step 9 header
+        app.events.check(app.actor, f"refuses the ID token: {err.description}", ok=False)
         result = outcome(spec, tried, sent, raised(call, err))
     else:
         result = accepted(spec, tried, sent, call)
-    result["why"] = f"{spec.claim}: {CLAIM_WHY[spec.claim]}"
+    why = WHY_SENTENCE.format(claim=spec.claim, why=CLAIM_WHY[spec.claim])
+    result["why"] = f"{spec.claim}: {why}"
     return result
 
 
@@ -799,7 +851,12 @@ def other_apps_id_token(lab: AttackLab) -> tuple:
                                 client=other)
     with lab.quiet_at_server(stolen.request):
         tokens = other.exchange_code(stolen.code, stolen.request)
-    return tokens["id_token"], f"the CLI ({other_id})"
+    try:
+        return tokens["id_token"], f"the CLI ({other_id})"
+    finally:   # only the ID token is needed: the grant behind it ends now (RFC 7009)
+        for name in ("refresh_token", "access_token"):
+            if tokens.get(name):
+                other.revoke(tokens[name])
 
 
 class AttackBus(EventBus):

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from oauthdemo.client.explain import PARAM_NOTES, check_status, describe_claim, human_duration
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS
-from oauthdemo.client.oidc import CLAIM_WHY, DISCOVERY_PATH
+from oauthdemo.client.oidc import (CALLBACK_ISS_WHY, CLAIM_SHORT, CLAIM_WHY, DISCOVERY_PATH,
+                                   NONCE_MATCHED)
 from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.server.users import DEMO_USERS
-from oauthdemo.teaching.fragments import (NOTHING, check_list, code, note, pre_lines, rows_table,
-                                          section, utc, when)
+from oauthdemo.teaching.fragments import (NOTHING, check_item, check_list, code, note, pre_lines,
+                                          rows_table, section, utc, when)
 from oauthdemo.web.html import Markup, partial
 
-CLAIM_TIMES = {"exp": ("expires in {}", "expired {} ago"), "iat": ("issued in {}", "issued {} ago"),
-               "auth_time": ("in {}", "you authenticated {} ago"),
+# A time claim's age, relative to now (as this page is drawn); the checks below say their
+# own age, relative to the moment the app checked the token.
+CLAIM_TIMES = {"exp": ("expires in {}", "expired {} ago"),
+               "iat": ("issued in {}", "issued {} before this page was drawn"),
+               "auth_time": ("in {}", "you authenticated {} before this page was drawn"),
                "nbf": ("valid from {} from now", "valid since {} ago")}
 # The refresh token is the long-lived credential: it never goes to the browser, not even
 # behind a reveal widget on a teaching page (anything in the HTML is in the browser).
@@ -111,13 +115,35 @@ def failure_box(failure: dict) -> Markup:
                    else NOTHING, links=failure_links(failure["error"]))
 
 
+# Issue 12: each panel points at its own hops in the HTTP log below it. Two steps have no hop
+# of their own: the redirect (Step 3) is the answer to GET /login, and the PKCE check
+# (Step 8) is made inside the token request's answer.
+HOPS_SHOWN_AT = {Step.REDIRECT: Step.LOGIN, Step.PKCE_CHECK: Step.TOKEN_REQUEST}
+
+
+def http_link(step: Step, view) -> Markup:
+    """A link to this step's hops (#http-step-N), when this login's log has any."""
+    at = HOPS_SHOWN_AT.get(step, step)
+    count = view.http_steps.get(at.number)
+    if not count:
+        return NOTHING
+    hops = f"{count} HTTP hop{'s' if count > 1 else ''}"
+    words = (f"The raw HTTP of this step: its {hops}" if at is step
+             else f"The raw HTTP: it travels in {at.label}’s {hops}")
+    return partial("walk_http_link.html", n=at.number, words=words)
+
+
+def with_http_link(step: Step, detail):
+    return lambda view: detail(view) + http_link(step, view)
+
+
 def failed_detail(step: Step, view) -> Markup:
     """A refused step: the refusal, then what this login did get as far as that step."""
     shown = {Step.TOKEN_REQUEST: detail_token_request, Step.PKCE_CHECK: detail_pkce_check,
              Step.ID_TOKEN: lambda v: (section("Token response", token_response_table(v))
                                        + section("Where the keys come from", key_sources(v)))}
     more = shown.get(step)
-    return failure_box(view.failure) + (more(view) if more else NOTHING)
+    return failure_box(view.failure) + (more(view) if more else NOTHING) + http_link(step, view)
 
 
 # == Steps 1–3: your app starts the login ======================================================
@@ -221,7 +247,7 @@ def detail_callback(view) -> Markup:
             for k, v in cb.items()]
     checks = [(True, "state: issued by this app, to this browser, unused, under 10 minutes")]
     if "iss" in cb:
-        checks.append((True, f"iss = {cb['iss']}"))
+        checks.append((True, f"iss = {cb['iss']} (RFC 9207) — {CALLBACK_ISS_WHY}"))
     pairs = [f"{k}={abbreviate(v).split(' (')[0] if k == 'code' else v}" for k, v in cb.items()]
     return (url_lines("GET", view.params.get("redirect_uri", "/callback"), pairs)
             + rows_table(rows) + check_list(checks))
@@ -262,11 +288,12 @@ def detail_pkce_check(view) -> Markup:
 
 
 def detail_tokens(view) -> Markup:
-    return (section("Token response", token_response_table(view))
-            + section("Where the keys come from", key_sources(view))
-            + section("ID token header", header_table(view))
+    # The checks first (the trial: a learner hunted 1,300 px for them), then what they read.
+    return (section("Signature and checks", signature_checks(view))
             + section("ID token claims (verified)", claims_table(view))
-            + section("Signature and checks", signature_checks(view)))
+            + section("ID token header", header_table(view))
+            + section("Token response", token_response_table(view))
+            + section("Where the keys come from", key_sources(view)))
 
 
 def token_response_table(view) -> Markup:
@@ -313,19 +340,44 @@ def header_table(view) -> Markup:
 
 
 def claims_table(view) -> Markup:
-    return rows_table([(k, claim_value(k, v, view.now), "")
+    return rows_table([(k, claim_value(k, v, view.now), claim_mark(k))
                        for k, v in (view.trace.get("id_claims") or {}).items()])
+
+
+def profile_claim_rows(claims: dict, now: float) -> Markup:
+    """The profile's "ID token claims (verified)": each value, marked checked or present."""
+    return NOTHING.join(Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code> {}'
+                               '</td></tr>').format(k, describe_claim(k, v, now), claim_mark(k))
+                        for k, v in claims.items())
+
+
+def claim_mark(name: str) -> Markup:
+    """Which claims the app checked (and why, short) and which are merely present."""
+    if name in CLAIM_SHORT:
+        return Markup('<span class="note" data-claim-checked="{}">checked: {}</span>').format(
+            name, CLAIM_SHORT[name])
+    return Markup('<span class="note" data-claim-present="{}">present, not checked</span>'
+                  ).format(name)
 
 
 def signature_checks(view) -> Markup:
     kid, jwks = view.trace.get("kid"), view.trace.get("jwks_uri")
     alg = (view.trace.get("id_header") or {}).get("alg")
-    items = [(True, f"signature verified ({alg}) with the JWKS key kid={kid}")]
-    # Each check with what it protects against: the same words the console prints.
-    items += [(True, f"{name}: {detail}" + (f" — {CLAIM_WHY[name]}" if name in CLAIM_WHY else ""))
-              for name, detail in view.trace.get("checks", [])]
+    signature = check_item(True, f"signature verified ({alg}) with the JWKS key kid={kid}")
+    rows = Markup('<ul class="checks">{}</ul>').format(signature + NOTHING.join(
+        claim_check(name, detail) for name, detail in view.trace.get("checks", [])))
     return partial("walk_signature.html", jwks_uri=jwks, kid=kid,
-                   algorithms=code(", ".join(ID_TOKEN_ALGORITHMS), ""), checks=check_list(items))
+                   algorithms=code(", ".join(ID_TOKEN_ALGORITHMS), ""), checks=rows)
+
+
+def claim_check(name: str, detail: str) -> Markup:
+    """One claim's check, with what it protects against: the same words the console prints
+    (which says no why for a nonce that was not sent, so none was matched)."""
+    why = CLAIM_WHY.get(name, "")
+    if name == "nonce" and detail != NONCE_MATCHED:
+        why = ""
+    return partial("walk_claim_check.html", claim=name, detail=detail,
+                   has_why="yes" if why else "no", why=f" — {why}" if why else "")
 
 
 # == Step 10: the session and the protected API ======================================================
@@ -357,8 +409,49 @@ def api_check_row(key: str, label: str, said: str) -> Markup:
     return partial("walk_api_check.html", key=key, status=status, label=label, cell=cell)
 
 
-DETAILS = {Step.LOGIN: detail_login, Step.PKCE_SECRETS: detail_pkce,
-           Step.REDIRECT: detail_redirect, Step.CHALLENGE_STORED: detail_store,
-           Step.AUTHENTICATION: detail_authenticate, Step.CALLBACK: detail_callback,
-           Step.TOKEN_REQUEST: detail_token_request, Step.PKCE_CHECK: detail_pkce_check,
-           Step.ID_TOKEN: detail_tokens, Step.PROTECTED_API: detail_session}
+DETAILS = {step: with_http_link(step, detail) for step, detail in {
+    Step.LOGIN: detail_login, Step.PKCE_SECRETS: detail_pkce,
+    Step.REDIRECT: detail_redirect, Step.CHALLENGE_STORED: detail_store,
+    Step.AUTHENTICATION: detail_authenticate, Step.CALLBACK: detail_callback,
+    Step.TOKEN_REQUEST: detail_token_request, Step.PKCE_CHECK: detail_pkce_check,
+    Step.ID_TOKEN: detail_tokens, Step.PROTECTED_API: detail_session}.items()}
+
+
+# == Step 10 as a page: the protected API's JSON answer, field by field =======================
+
+# validated_by in the API's answer: how the API knew the access token (client.resource).
+VALIDATED_BY = {
+    "jwt": "jwt: the API verified the JWT itself (signature with a JWKS key, iss, aud, exp, iat)",
+    "userinfo": "userinfo: not a JWT for this API, so the API asked the provider's userinfo "
+                "endpoint whose token it is (OIDC Core §5.3)"}
+
+
+def api_field_rows(fields) -> Markup:
+    """(name, value) of each leaf of the answer: the value, and what it means."""
+    fields = list(fields)
+    values = dict(fields)
+    return NOTHING.join(Markup('<tr><th scope="row">{}</th><td>{} {}</td></tr>').format(
+        name, api_value(name, value), api_field_note(name, value, values))
+        for name, value in fields)
+
+
+def api_value(name: str, value) -> Markup:
+    """A sub wraps at its "|" (provider|id) or not at all; other values as usual."""
+    if name == "user.sub" and isinstance(value, str):
+        return Markup('<code class="keep-whole">{}</code>').format(
+            Markup("|<wbr>").join(value.split("|")))
+    return code(value)
+
+
+def api_field_note(name: str, value, values: dict) -> Markup:
+    if name == "expires_at" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Markup('<span class="note" data-field="expires_at">{} (a Unix time)</span>'
+                      ).format(utc(value))
+    if name != "validated_by":
+        return NOTHING
+    ran = [VALIDATED_BY.get(value, str(value))]
+    if "checks.authorization_server" in values:
+        ran.append("it also asked the authorization server whether the token is still active "
+                   "(introspection, RFC 7662)")
+    return Markup('<span class="note" data-field="validated_by" data-ran="{}">{}</span>').format(
+        " ".join(k.split(".")[1] for k in values if k.startswith("checks.")), "; ".join(ran))

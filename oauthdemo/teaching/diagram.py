@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oauthdemo.client.oidc import discovery_url
+from oauthdemo.client.oidc import CLAIMS_CHECKED, discovery_url
 from oauthdemo.core.steps import STEP_COUNT, THE_TEN, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.teaching.details import DETAILS, failed_detail
@@ -80,7 +80,8 @@ ARROWS = {
         "Tokens arrive; the app verifies the ID token", "200 {access_token, id_token} → JWKS",
         ((3, 2), (2, 2)),
         "The server answers with tokens. Before believing the ID token the app checks its "
-        "signature with a key from the provider's JWKS, then iss, aud, exp, iat and nonce."),
+        "signature with a key from the provider's JWKS, then "
+        f"{', '.join(CLAIMS_CHECKED[:-1])} and {CLAIMS_CHECKED[-1]}."),
     Step.PROTECTED_API: Arrow(
         "Logged in; the protected API", "303 / + session cookie → GET /api/protected",
         ((2, 1), (1, 2)),
@@ -89,6 +90,24 @@ ARROWS = {
         "API checks the access token locally, then asks the authorization server whether "
         "it is still active: only the server knows if it was revoked."),
 }
+
+# RFC 9126: with PAR, Step 3 is first a back-channel POST (app → server, 201 request_uri),
+# then the redirect, whose URL carries only client_id and request_uri (§4).
+PUSHED_REDIRECT = Arrow(
+    "Pushed to the server, then the redirect",
+    "POST /oauth/par → 201 request_uri; 302 → GET /authorize?client_id=…&request_uri=…",
+    ((2, 3), (3, 2), (2, 1), (1, 3)),
+    "The app sends the whole request (challenge, redirect_uri, state, nonce) straight to the "
+    "authorization server, which checks it and answers with a one-use request_uri. Your "
+    "browser then carries only client_id and request_uri: nothing in its URL can change "
+    "the request.")
+
+
+def arrow_for(step: Step, view) -> Arrow:
+    """The step's arrow as this login took it: Step 3 pushed when it used PAR."""
+    if step is Step.REDIRECT and view is not None and "par" in view.trace:
+        return PUSHED_REDIRECT
+    return ARROWS[step]
 
 
 # == the lanes ==================================================================================
@@ -138,7 +157,7 @@ def status_of(step: Step, view) -> tuple:
 
 
 def arrow_row(step: Step, view) -> Markup:
-    arrow = ARROWS[step]
+    arrow = arrow_for(step, view)
     status, attrs = status_of(step, view)
     said, shown = arrow_words(step, view, status)
     return partial("walk_arrow.html", status=status, attrs=attrs,
@@ -245,7 +264,7 @@ def panel_body(step: Step, view, status: str) -> Markup:
 
 
 def detail_panel(step: Step, view, current: Step) -> Markup:
-    n, arrow = step.number, ARROWS[step]
+    n, arrow = step.number, arrow_for(step, view)
     status, attrs = status_of(step, view)
     specs = Markup(" ").join(Markup('<a class="spec" href="{}">{}</a>').format(url, label)
                              for label, url in step.specs)

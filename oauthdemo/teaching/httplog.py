@@ -11,8 +11,11 @@ each hop to one login, and only soundly:
   the browser named by the app's browser cookie: that starts the login's log;
 * at the authorization server, that ``state`` (or ``request_uri``) on /authorize, and
   ``state`` on the redirect back, names the login; the server's own browser cookie and
-  its ``txn`` carry it through the login and consent forms; the first browser to bring a
-  state owns it there;
+  its ``txn`` carry it through the login and consent forms. Those hops are only held
+  there: bringing a state proves nothing (anyone can send a login's /authorize link to
+  someone else). They join the login when the app's callback, from the browser that
+  started it, passed the client's checks with the code the server's redirect carried;
+  then only that server browser's hops join, and the code in them is never revealed;
 * at the app, the callback's ``state`` names the login if this browser started it; other
   hops of this browser (its pages, Step 10) go to its latest login;
 * a back-channel call belongs to the browser request whose thread made it (the token
@@ -56,12 +59,14 @@ TEACHING_PATHS = ("/walkthrough", "/trace.har", "/attacks", "/mistakes", "/stati
 # Calls to the authorization server's APIs are the back channel, told from the client's
 # side (as sent); the server's copy of the same call would only repeat it.
 SERVER_API_PATHS = ("/.well-known/", "/oauth/", "/userinfo")
+CALLBACK_PATH = "/callback"   # the app's redirect_uri (RFC 6749 §3.1.2)
 
 
 @dataclass
 class LoginLog:
     """One login's hops, oldest first; ``browser`` is the app's browser cookie that started it,
-    ``server_browser`` the authorization server's cookie of the browser that brought its state."""
+    ``server_browser`` the authorization server's cookie of the browser proven to be its own
+    (the one whose code came back to the app's callback from ``browser``)."""
     state: str
     browser: str
     created: float
@@ -91,8 +96,12 @@ def read_hop(e: HttpExchange) -> Hop:
 
 
 def query_params(text: str) -> dict:
-    """Lenient: these are records of what happened, already answered by the strict parser."""
-    return dict(urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=64))
+    """Lenient: these are records of what happened, already answered by the strict parser
+    (too many fields to read: no parameters, so the hop names no login)."""
+    try:
+        return dict(urllib.parse.parse_qsl(text, keep_blank_values=True, max_num_fields=64))
+    except ValueError:
+        return {}
 
 
 def authorization_request_key(params: dict) -> str:
@@ -103,6 +112,13 @@ def authorization_request_key(params: dict) -> str:
     if "code_challenge" in params:
         return params.get("state", "")
     return params.get("request_uri", "")
+
+
+def sent_code(e: HttpExchange, code: str, state: str) -> bool:
+    """Did this server hop redirect to the callback with this code and state?"""
+    hop = read_hop(e)
+    return (same(hop.location.get("code", ""), code)
+            and same(hop.location.get("state", ""), state))
 
 
 def same(a: str, b: str) -> bool:
@@ -121,6 +137,7 @@ class HttpLog:
         self.browsers = BoundedTable(BROWSERS_MAX)    # app browser id → latest state
         self.server_browsers = BoundedTable(BROWSERS_MAX)   # server browser id → latest state
         self.txns = BoundedTable(TXNS_MAX)            # server txn id → state
+        self.held = BoundedTable(LOGINS_MAX)          # state → [(server browser, hops)]
         self.waiting = BoundedTable(THREADS_MAX)      # thread → back-channel calls
         self.lock = threading.Lock()
 
@@ -140,18 +157,17 @@ class HttpLog:
 
     def take(self, e: HttpExchange):
         hop = read_hop(e)
-        if e.actor == self.app_actor:
-            login = self.app_login(e, hop)
-        elif e.actor == self.server_actor:
-            login = self.server_login(hop)
-        else:
-            login = None
         # Calls made while this request was served belong with it (and only those: a
         # thread that served someone else earlier left calls older than this request).
         made = [c for c in self.waiting.pop(e.thread, []) if c.started >= e.started]
-        if login is not None:
-            for entry in [e, *made]:
-                self.add(login, entry)
+        if e.actor == self.app_actor:
+            login = self.app_login(e, hop)
+            if login is not None:
+                for entry in [e, *made]:
+                    self.add(login, entry)
+                self.own_server_hops(login, e, hop)
+        elif e.actor == self.server_actor:
+            self.server_hop(hop, [e, *made])
 
     def app_login(self, e: HttpExchange, hop: Hop) -> LoginLog | None:
         browser = hop.cookies.get(self.browser_cookie, "")
@@ -173,32 +189,60 @@ class HttpLog:
             return login                  # a callback of one of this browser's logins
         return self.latest(browser)
 
-    def server_login(self, hop: Hop) -> LoginLog | None:
-        if hop.path.startswith(SERVER_API_PATHS):
-            return None
+    def server_hop(self, hop: Hop, entries: list):
+        """A hop at the authorization server: held under its login until that login's own
+        browser proves it was there (``own_server_hops``). Bringing a login's state proves
+        nothing: anyone can send its /authorize link to someone else (finding 1)."""
         browser = hop.cookies.get(self.server_cookie, "")
+        if hop.path.startswith(SERVER_API_PATHS) or not browser:
+            return
+        key = self.server_key(hop, browser)
+        login = self.logins.get(key) if key else None
+        if login is None:
+            return
+        if login.server_browser:     # owned: only the browser that proved it adds hops
+            if same(login.server_browser, browser):
+                for entry in entries:
+                    self.add(login, entry)
+            return
+        held = self.held.pop(key, [])     # pop + put: the newest login stays longest
+        self.held.put(key, (held + [(browser, entries)])[-ENTRIES_MAX:])
+
+    def server_key(self, hop: Hop, browser: str) -> str:
+        """The login a server hop names: its state (or request_uri) on /authorize, the state
+        on the redirect back, else its txn, else this browser's latest state there."""
         txn = hop.query.get("txn") or hop.location.get("txn") or ""
         state = (authorization_request_key(hop.query) if hop.path == "/authorize"
-                 else hop.location.get("state"))
-        login = self.claim_state(state, browser) if state else None
-        if login is None and txn in self.txns:
-            login = self.logins.get(self.txns[txn])
-        if login is None:   # the login form's POST: only this browser's cookie names it
-            login = self.logins.get(self.server_browsers.get(browser, ""))
-        if login is None or not (browser and same(login.server_browser, browser)):
-            return None
-        if txn:
-            self.txns.put(txn, login.state)
-        return login
-
-    def claim_state(self, state: str, browser: str) -> LoginLog | None:
-        """The first browser to bring a login's state to the server owns it there."""
-        login = self.logins.get(state)
-        if login is not None and browser and not login.server_browser:
-            login.server_browser = browser
+                 else hop.location.get("state", ""))
+        key = state if state in self.logins else (self.txns.get(txn, "") or
+                                                  self.server_browsers.get(browser, ""))
+        if key:
+            if txn:
+                self.txns.put(txn, key)
             self.server_browsers.pop(browser, None)
-            self.server_browsers.put(browser, state)
-        return login
+            self.server_browsers.put(browser, key)
+        return key
+
+    def own_server_hops(self, login: LoginLog, e: HttpExchange, hop: Hop):
+        """The app's callback passed the client's checks (a redirect, not a refusal: state
+        is this browser's, RFC 6749 §10.12) with the very code the server's redirect
+        carried: that server browser was this login's. Its held hops join the log now,
+        told after the code was checked (and, in a plain login, redeemed)."""
+        code, state = hop.query.get("code", ""), hop.query.get("state", "")
+        if hop.path != CALLBACK_PATH or e.status not in (302, 303) or not (code and state):
+            return
+        if login.server_browser:
+            return
+        held = self.held.pop(login.state, [])
+        owner = next((browser for browser, entries in held
+                      if sent_code(entries[0], code, state)), "")
+        if not owner:
+            return
+        login.server_browser = owner
+        for browser, entries in held:
+            if same(browser, owner):
+                for entry in entries:
+                    self.add(login, entry)
 
     def start(self, state: str, browser: str, now: float) -> LoginLog:
         login = LoginLog(state, browser, now)
@@ -241,6 +285,7 @@ class HttpLog:
         state = self.browsers.pop(browser, None)
         if state is not None:
             self.logins.pop(state, None)
+            self.held.pop(state, None)
 
 
 # == Masking: what a page or a HAR file shows of each value ===================================
@@ -251,11 +296,21 @@ SECRET_NAMES = frozenset({"code", "code_verifier", "access_token", "id_token", "
 # Values no page and no HAR file ever shows, revealed or not, and why.
 CLIENT_SECRET = "a client secret: never shown, not even here"
 NEVER_SHOWN = {
-    "client_secret": CLIENT_SECRET,   # masked already when its event was made
+    "client_secret": CLIENT_SECRET,
     "refresh_token": "the refresh token never reaches the browser, not even on this page",
 }
+CODE_AT_SERVER = ("a code in the authorization server's redirect: never revealed here (your "
+                  "app's callback and token request show the one it received)")
 HTTPONLY = "an HttpOnly cookie: no page shows it, so no script on a page could read it"
 MASK = "••••••••"
+HIDDEN = f"{MASK} (hidden)"   # a client credential's place: not even its length is told
+FIELDS_MAX = 64           # form fields or query parameters read of one hop (as the parser)
+# A body that is no form and no JSON (cut at HTTP_BODY_KEPT, or mangled) is shown with every
+# secret-named value cut out by pattern, revealed or not: "name": "value" and name=value.
+SECRET_PATTERN = re.compile(
+    r'(?P<q>"(?:%(n)s)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)|(?P<f>(?<![\w%%])(?:%(n)s)=)[^&\s"]*'
+    % {"n": "|".join(sorted(SECRET_NAMES | set(NEVER_SHOWN)))})
+NOT_PARSED = object()
 
 
 @dataclass(frozen=True)
@@ -274,16 +329,20 @@ def masked(value: str) -> str:
 
 class Masker:
     """Masks the secrets of one hop (unless ``reveal``) and lists them, for the page's
-    per-value reveal. Client credentials are never unmasked: the log never had them."""
+    per-value reveal. Client credentials are never unmasked, whatever events did before
+    (defence in depth: the log should never have had them). ``server_hop``: a hop at the
+    authorization server, whose codes are never revealed (finding 1)."""
 
-    def __init__(self, reveal: bool = False):
-        self.reveal = reveal
+    def __init__(self, reveal: bool = False, server_hop: bool = False):
+        self.reveal, self.server_hop = reveal, server_hop
         self.found: list = []
 
     def value(self, name: str, value: str) -> str:
         if name in NEVER_SHOWN and value:
-            return self.hidden(name, value if name == "client_secret" else masked(value),
-                               NEVER_SHOWN[name])
+            shown = HIDDEN if name == "client_secret" else masked(value)
+            return self.hidden(name, shown, NEVER_SHOWN[name])
+        if name == "code" and self.server_hop and value:
+            return self.hidden(name, masked(value), CODE_AT_SERVER)
         if name not in SECRET_NAMES or not value:
             return value
         return self.secret(name, value)
@@ -300,21 +359,30 @@ class Masker:
     def pairs(self, pairs) -> list:
         return [(name, self.value(name, value)) for name, value in pairs]
 
+    def form(self, text: str) -> str | None:
+        """A form or query with its secret values masked; None if it is not one to read."""
+        try:
+            return urllib.parse.urlencode(self.pairs(urllib.parse.parse_qsl(
+                text, keep_blank_values=True, max_num_fields=FIELDS_MAX)))
+        except ValueError:
+            return None
+
     def url(self, url: str) -> str:
         """The URL with its secret query parameters masked (still a valid URI)."""
         parts = urllib.parse.urlsplit(url)
         if not parts.query:
             return url
-        query = urllib.parse.urlencode(self.pairs(urllib.parse.parse_qsl(
-            parts.query, keep_blank_values=True, max_num_fields=64)))
+        query = self.form(parts.query)
+        if query is None:
+            query = self.unparsed(parts.query)
         return urllib.parse.urlunsplit(parts._replace(query=query))
 
     def header(self, name: str, value: str) -> str:
         low = name.lower()
         if low == "authorization":
             scheme, _, credentials = value.partition(" ")
-            if scheme.lower() == "basic":   # the client secret, masked at creation
-                return f"{scheme} {self.hidden('Authorization: Basic', credentials, CLIENT_SECRET)}"
+            if scheme.lower() == "basic":   # RFC 7617: base64(client_id:client_secret)
+                return f"{scheme} {self.hidden('Authorization: Basic', HIDDEN, CLIENT_SECRET)}"
             return f"{scheme} {self.secret('Authorization: ' + scheme, credentials)}"
         if low == "cookie":
             return "; ".join(f"{k}={self.cookie(k, v)}" for k, v in parse_cookies(value).items())
@@ -333,24 +401,46 @@ class Masker:
         return [(name, self.header(name, value)) for name, value in headers]
 
     def body(self, raw: bytes, content_type: str) -> str:
-        """The body as text: a form or a JSON object with its secret members masked."""
+        """The body as text: a form or JSON (whatever its content type says: the client
+        parses a token answer as JSON whatever it says) with its secrets masked at any
+        depth; anything else with its secret-named values cut out."""
         text = raw.decode("utf-8", "replace")
         kind = content_type.split(";")[0].strip().lower()
         if kind == "application/x-www-form-urlencoded":
-            return urllib.parse.urlencode(self.pairs(urllib.parse.parse_qsl(
-                text, keep_blank_values=True, max_num_fields=64)))
-        if kind == "application/json" or kind.endswith("+json"):
-            return self.json_text(text)
-        return text
+            form = self.form(text)
+            return form if form is not None else self.unparsed(text)
+        return self.json_text(text)
 
     def json_text(self, text: str) -> str:
         try:
-            data = json.loads(text)
+            return json.dumps(self.json_value(json.loads(text)), indent=2, ensure_ascii=False)
         except (ValueError, RecursionError):
-            return text if self.reveal else "(not JSON as far as it was kept; not shown)"
+            return self.unparsed(text)
+
+    def json_value(self, data, name: str = ""):
+        """Every string member named as a secret masked, in objects and arrays at any depth."""
         if isinstance(data, dict):
-            data = {k: self.value(k, v) if isinstance(v, str) else v for k, v in data.items()}
-        return json.dumps(data, indent=2, ensure_ascii=False)
+            return {k: self.json_value(v, k) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.json_value(v, name) for v in data]
+        return self.value(name, data) if isinstance(data, str) and name else data
+
+    def unparsed(self, text: str) -> str:
+        """Text no parser read: each secret-named value cut out, revealed or not (a cut
+        token answer still names refresh_token; nothing could say which part is safe)."""
+        def cut(match):
+            self.found.append(Secret("unparsed", MASK, revealable=False, why=UNPARSED))
+            return (match.group("q") + f'"{MASK}"') if match.group("q") else \
+                match.group("f") + MASK
+        return SECRET_PATTERN.sub(cut, text)
+
+
+UNPARSED = "a secret in a body that could not be parsed (cut short, or mangled): never shown"
+
+
+def masker_for(e: HttpExchange, app_actor: str, reveal: bool = False) -> Masker:
+    """The masker of one hop: a front-channel hop not at the app is at the server."""
+    return Masker(reveal, server_hop=e.channel == "front" and e.actor != app_actor)
 
 
 def header_value(headers, name: str) -> str:
@@ -376,7 +466,7 @@ def har(login: LoginLog, *, reveal: bool, app_actor: str) -> dict:
                                + ("revealed (client secrets never are)." if reveal else
                                   "masked; /trace.har?reveal=1 shows them (client secrets "
                                   "never)."),
-                    "entries": [har_entry(e, Masker(reveal), app_actor)
+                    "entries": [har_entry(e, masker_for(e, app_actor, reveal), app_actor)
                                 for e in login.entries]}}
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import urllib.parse
 
 from oauthdemo.core.steps import Step
-from oauthdemo.teaching.httplog import LoginLog, Masker, header_value, masked, who
+from oauthdemo.teaching.httplog import (LoginLog, Masker, header_value, masked, masker_for,
+                                        who)
 from oauthdemo.web.html import Markup, partial
 
 FORM = "application/x-www-form-urlencoded"
@@ -52,21 +53,41 @@ def grouped(login: LoginLog, app_actor: str) -> list:
     return groups
 
 
+def logged_steps(login: LoginLog | None, app_actor: str) -> dict:
+    """{step number: how many hops} of this login: each step's panel links to its own."""
+    counts = {}
+    for step, hops in grouped(login, app_actor) if login is not None else ():
+        counts[step.number] = counts.get(step.number, 0) + len(hops)
+    return counts
+
+
+def group_ids(groups: list) -> list:
+    """One id per group: http-step-N for a step's first group (what the panels link to),
+    http-step-N-2, -3 … if the step comes back later in the log (ids stay unique)."""
+    ids, seen = [], {}
+    for step, _ in groups:
+        seen[step.number] = seen.get(step.number, 0) + 1
+        again = seen[step.number]
+        ids.append(f"http-step-{step.number}" + (f"-{again}" if again > 1 else ""))
+    return ids
+
+
 def http_log_section(login: LoginLog | None, app_actor: str) -> Markup:
     """The page's section: the hops of each step, then the HAR links."""
     if login is None:
         return partial("http_log_empty.html")
+    groups = grouped(login, app_actor)
     steps = Markup("").join(
-        partial("http_step.html", n=step.number, label=step.label, title=step.title,
+        partial("http_step.html", id=group_id, label=step.label, title=step.title,
                 hops=Markup("").join(hop(e, app_actor) for e in hops))
-        for step, hops in grouped(login, app_actor))
+        for (step, hops), group_id in zip(groups, group_ids(groups)))
     omitted = (f"{login.omitted} later hops were not kept (a log keeps the first "
                f"{len(login.entries)})." if login.omitted else "")
     return partial("http_log.html", flow=f"flow {login.state[:6]}", steps=steps, omitted=omitted)
 
 
 def hop(e, app_actor: str) -> Markup:
-    masker = Masker(reveal=False)
+    masker = masker_for(e, app_actor)
     return partial("http_hop.html", channel=e.channel, status=e.status, method=e.method,
                    url=urllib.parse.unquote_plus(masker.url(e.url)), who=who(e, app_actor),
                    took=f"{e.duration * 1000:.1f} ms",

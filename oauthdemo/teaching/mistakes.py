@@ -254,7 +254,7 @@ def mistake_stale(gallery) -> dict:
     req, code = gallery.set_up_login(browser, pending=True)
     params = {"code": code, "state": req.state, "iss": gallery.client.provider.issuer}
     with gallery.app.lab.quiet_at_server(req):
-        gallery.quiet_client().complete(params, gallery.app.pending, browser)
+        done = gallery.quiet_client().complete(params, gallery.app.pending, browser)
     gallery.say("set-up: the login finished in this tab; now the tab is reloaded")
     try:
         gallery.quiet_client().complete(params, gallery.app.pending, browser)
@@ -263,6 +263,8 @@ def mistake_stale(gallery) -> dict:
         sent = {"state": params["state"], "state_used": True}
         return ran("GET /callback (the app's state check)", [f"state={params['state'][:10]}…"],
                    answer.status_code, answer.to_dict(), forensics.diagnose(sent, answer))
+    finally:
+        give_back(gallery.client, done.tokens)
     return not_run("The replayed callback was accepted: the state check needs fixing.")
 
 
@@ -285,6 +287,14 @@ def mistake_clock(gallery) -> dict:
 
 
 # == helpers and results ===========================================================================
+
+def give_back(client, tokens: dict):
+    """A set-up login's grant ends now (RFC 7009 §2.1: revoking its refresh token revokes
+    the grant), not in 30 days: a lab keeps nothing alive."""
+    for name in ("refresh_token", "access_token"):
+        if tokens.get(name):
+            client.revoke(tokens[name])
+
 
 def _claims(id_token: str) -> dict:
     """The claims, read only to show iat (the real check has run and refused)."""

@@ -48,7 +48,9 @@ PIPE_WIDTH = 100          # columns when the console is not a terminal (a pipe, 
 HEADING_MAX = 100         # a heading's rule stops here on a very wide terminal
 MIN_TEXT = 20             # columns of text a line keeps, however narrow the terminal
 HANG = 2                  # a continuation line's extra indent
-WORDS = re.compile(r"(\s*)(\S+)")
+# A word, kept whole with a reference's item number ("§3.1.3.7 (11)", "RFC 9207"), so a
+# wrapped line never starts with a lone "(11)" or "9207".
+WORDS = re.compile(r"(\s*)((?:RFC \d+|\S+)(?: \(\d+\))?)")
 
 
 def cells(text: str) -> int:
@@ -126,6 +128,16 @@ def wants_colour(stream) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def note_tail(note: str) -> str:
+    """A value's note in parentheses; a note with parentheses of its own goes after a dash
+    instead, so no line reads "(… (Step 6))"."""
+    if not note:
+        return ""
+    if note.startswith("= "):   # "code_challenge = …   = BASE64URL(SHA-256(verifier))"
+        return f"   {note}"
+    return f"   — {note}" if "(" in note else f"   ({note})"
+
+
 class Narrator:
     """Writes the numbered story to a stream; safe to call from many threads."""
 
@@ -198,7 +210,7 @@ class Narrator:
 
     def _members(self, actor: str, label: str, value: dict, note: str = ""):
         """Decoded JSON, one member per line under its label: "name": value."""
-        rows = self._rows(actor, f"{label}   ({note})" if note else label)
+        rows = self._rows(actor, label + note_tail(note))
         for name, member in value.items():
             rows += self._rows("", f"  {json_member(name)}: {json_member(member)}"
                                    f"{when(name, member)}")
@@ -209,7 +221,7 @@ class Narrator:
 
     def _pkce_checked(self, e: PkceChecked):
         self._value(e.actor, "received code_verifier", e.verifier)
-        self._value(e.actor, "SHA256 → base64url", e.recomputed)
+        self._value(e.actor, "SHA-256 → base64url", e.recomputed)
         self._value(e.actor, "stored code_challenge", e.stored)
         if e.ok:
             self._ok(e.actor, "they match (hmac.compare_digest): only the client that made the "
@@ -278,7 +290,7 @@ class Narrator:
 
     def _value(self, actor: str, label: str, value, note: str = "", keep: bool = False):
         """label = value   (note); ``keep``: the value is a token shown in full, to copy."""
-        self._line(actor, f"{label} = {value}", tail=f"   ({note})" if note else "",
+        self._line(actor, f"{label} = {value}", tail=note_tail(note),
                    keep=str(value) if keep else "")
 
     def token(self, value: str) -> str:

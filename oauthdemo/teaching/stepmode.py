@@ -79,11 +79,19 @@ def diagnose(app, login: StepLogin, err: OAuth2Error, age: float):
     refusal is explained from what the app itself sent and remembers."""
     sent = {**login.draft, "code_challenge": login.auth.challenge, "code_age": age}
     truth = None
-    if app.auth_server is not None:
+    if app.auth_server is not None and own_code(login):
         truth = app.auth_server.inspect.truth(code=login.draft.get("code"),
                                               client_id=login.draft.get("client_id"),
                                               verifier=login.draft.get("code_verifier"))
     return forensics.diagnose(sent, err, truth)
+
+
+def own_code(login: StepLogin) -> bool:
+    """Is the code sent this login's own? The server's records of any other code (someone
+    else's, typed in) are not this learner's to read: exists, used, its redirect_uri and
+    challenge would all be told. Those refusals are explained from what the app sent."""
+    code = login.draft.get("code") or ""
+    return bool(login.code and code) and hmac.compare_digest(code.encode(), login.code.encode())
 
 
 class StepThrough:

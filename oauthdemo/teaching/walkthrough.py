@@ -18,7 +18,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from oauthdemo.core.steps import STEP_COUNT, Step
@@ -89,6 +89,7 @@ class FlowView:
     now: float
     auth: object | None      # the embedded AuthorizationServer, when in use
     metadata: dict
+    http_steps: dict = field(default_factory=dict)   # step number → its hops in the HTTP log
 
     @property
     def params(self) -> dict:
@@ -191,8 +192,10 @@ def pkce_entry(view: FlowView) -> dict | None:
 def walkthrough_page(app, browser: str, session) -> Response:
     # The diagram's modules are imported when the page is first asked for, not at start-up:
     # the demo's first page does not need them (bench/coldstart.py measures that start).
-    from oauthdemo.teaching import diagram, httplogpage
-    view = find_flow(app, browser, session)
+    from oauthdemo.teaching import devicediagram, diagram, httplogpage
+    view, login = find_flow(app, browser, session), app.http_log.latest_for(browser)
+    if view is not None and login is not None and login.state == view.state:
+        view.http_steps = httplogpage.logged_steps(login, app.http_log.app_actor)
     headline, lede = flow_status(view)
     provider = app.client.provider
     start = ("Start OAuth Login (PKCE)" if view is None or not (10 in view.reached or view.failure)
@@ -202,8 +205,8 @@ def walkthrough_page(app, browser: str, session) -> Response:
                   diagram=diagram.diagram(view, provider.kind, app.client),
                   details=diagram.step_panels(view, opening_step(view)),
                   start_label=start, provider=provider.label, flow=flow_label(view),
-                  http_log=httplogpage.http_log_section(app.http_log.latest_for(browser),
-                                                        app.http_log.app_actor))
+                  device=devicediagram.device_section(app.auth_server),
+                  http_log=httplogpage.http_log_section(login, app.http_log.app_actor))
 
 
 def flow_status(view: FlowView | None) -> tuple:

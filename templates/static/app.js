@@ -185,7 +185,7 @@
   function scrollBox(el, name) {
     el.classList.add("scroll-box");
     el.setAttribute("tabindex", "0");
-    el.setAttribute("role", "region");
+    el.setAttribute("role", "group");    // not a landmark: a page may reveal many values
     el.setAttribute("aria-label", name + ", the whole value");
   }
 

@@ -1,0 +1,147 @@
+"""The attack lab's card on device-code phishing (RFC 8628 §5.4, remote phishing).
+
+The device grant gives tokens to whoever holds the device code, not to the browser that
+approves. So an attacker starts a device login on its own machine and sends the victim
+the user code (or the verification_uri_complete link): "your account needs re-activating".
+Nothing in the protocol can tell the victim's approval from a real one; the defences are
+the consent page's words (it names the client, says "only approve if you started this on
+your own device", and shows the code to compare) and the code's short life.
+
+The lab plays both sides for real against the embedded server: the attacker's requests go
+to /oauth/device/code and /oauth/token, the victim's browser (``ScriptedBrowser``) to
+/activate, its login form and its consent page. Each device login is polled once, as an
+honest device would (a second poll inside the interval earns slow_down, §3.5), so the
+three answers come from three logins: pending, denied, and what an approval hands over.
+``attacks`` registers the card and turns what happened here into the card's result.
+"""
+from __future__ import annotations
+
+import html
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from oauthdemo.client.transport import http_json
+from oauthdemo.client.useragent import ScriptedBrowser
+from oauthdemo.core.errors import ProviderBadResponse
+from oauthdemo.core.text import abbreviate
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+ENDPOINT = "device_authorization_endpoint"   # RFC 8628 §4: where discovery names it
+VICTIM = "alice"
+# What the victim reads on the consent page (templates/as_device_consent.html).
+CLIENT_NAME = re.compile(r'<span class="client">(.*?)</span>', re.S)
+WARNING = re.compile(r'<h2 id="warning">(.*?)</h2>', re.S)
+SHOWN_CODE = re.compile(r'data-user-code="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class ConsentText:
+    """The consent page's defence, as the victim sees it."""
+    client_name: str
+    warning: str
+    user_code: str
+
+
+def attackers_device_login(lab) -> dict:
+    """§3.1: the attacker's own machine asks for a device code, as the demo's CLI."""
+    client_id = lab.app.auth_server.clients.native_client_id
+    status, body = http_json(lab.client.metadata[ENDPOINT],
+                             data={"client_id": client_id, "scope": lab.app.scope},
+                             timeout=lab.client.timeout)
+    if status != 200:
+        raise ProviderBadResponse(f"The device authorization request failed: HTTP {status} "
+                                  f"{body.get('error', '')}.")
+    return dict(body, client_id=client_id)
+
+
+def poll(lab, device: dict) -> tuple:
+    """§3.4: one poll at the real token endpoint, as the attacker's machine makes it."""
+    return http_json(lab.client.metadata["token_endpoint"],
+                     data={"grant_type": GRANT_TYPE, "client_id": device["client_id"],
+                           "device_code": device["device_code"]},
+                     timeout=lab.client.timeout)
+
+
+def victim_reads_consent(device: dict) -> tuple:
+    """The victim follows the attacker's link, logs in, and reads the consent page:
+    (the browser, the consent page)."""
+    browser = ScriptedBrowser()
+    form = browser.get(device["verification_uri_complete"])   # the code filled in
+    login = browser.submit(form)
+    index = next((i for i, f in enumerate(login.forms()) if f["fields"].get("user") == VICTIM),
+                 None)
+    if index is None:
+        raise ProviderBadResponse(f"The victim's login page (HTTP {login.status}) offers no "
+                                  f"account {VICTIM}.")
+    moved = browser.submit(login, index)
+    return browser, browser.get(urllib.parse.urljoin(moved.url, moved.location or ""))
+
+
+def consent_text(page) -> ConsentText:
+    def first(pattern):
+        found = pattern.search(page.text)
+        return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else ""
+    return ConsentText(first(CLIENT_NAME), first(WARNING), first(SHOWN_CODE))
+
+
+def victim_answers(browser, consent, allow: bool):
+    decision = "allow" if allow else "deny"
+    return browser.submit(consent, 0 if allow else 1, button=("decision", decision))
+
+
+def run(lab) -> dict:
+    """Three device logins started by the attacker, each polled once: before the victim
+    answers, after a Deny, after an Allow (whose tokens the lab revokes at once)."""
+    waiting = attackers_device_login(lab)
+    pending = poll(lab, waiting)
+    lab.say(f"set-up: the attacker starts a device login and sends the victim "
+            f"{waiting['verification_uri_complete']}: user code {waiting['user_code']}")
+    denied_login = attackers_device_login(lab)
+    browser, consent = victim_reads_consent(denied_login)
+    seen = consent_text(consent)
+    victim_answers(browser, consent, allow=False)
+    denied = poll(lab, denied_login)
+    approved_login = attackers_device_login(lab)
+    browser, consent = victim_reads_consent(approved_login)
+    victim_answers(browser, consent, allow=True)
+    approved = poll(lab, approved_login)
+    lab.say(f"had the victim pressed Allow: the attacker's poll gets HTTP {approved[0]}"
+            f"{' and tokens for the victim (the lab revokes them now)' if approved[0] == 200 else ''}")
+    revoke(lab, approved_login["client_id"], approved[1])
+    return {"device": denied_login, "consent": seen, "pending": pending, "denied": denied,
+            "approved": approved, "approved_client": approved_login["client_id"]}
+
+
+def story(seen: dict) -> list:
+    """The lines of the card's "sent": the attacker's requests and the victim's clicks."""
+    device, consent = seen["device"], seen["consent"]
+    return [f"POST /oauth/device/code client_id={device['client_id']} → user_code "
+            f"{device['user_code']} (device_code {abbreviate(device['device_code'])} kept)",
+            f"to the victim: “please confirm your account at "
+            f"{device['verification_uri_complete']}”",
+            f"POST /oauth/token grant_type=device_code → HTTP {seen['pending'][0]} "
+            f"{seen['pending'][1].get('error')} (the victim has not answered yet)",
+            f"the victim's consent page: “{consent.warning}”, client "
+            f"“{consent.client_name}”, code {consent.user_code}; the victim presses Deny",
+            f"POST /oauth/token grant_type=device_code → HTTP {seen['denied'][0]} "
+            f"{seen['denied'][1].get('error')}"]
+
+
+def refused(seen: dict) -> bool:
+    """The defence held: the page said what it must, the denied login gave nothing."""
+    consent = seen["consent"]
+    return (seen["pending"][1].get("error") == "authorization_pending"
+            and seen["denied"][1].get("error") == "access_denied"
+            and "only approve if you started this" in consent.warning.lower()
+            and consent.user_code == seen["device"]["user_code"])
+
+
+def revoke(lab, client_id: str, tokens: dict) -> None:
+    """The approved login's tokens die now (RFC 7009): its refresh token revokes the whole
+    grant; without one, the access token alone."""
+    token = tokens.get("refresh_token") or tokens.get("access_token")
+    endpoint = lab.client.metadata.get("revocation_endpoint")
+    if token and endpoint:
+        http_json(endpoint, data={"token": token, "client_id": client_id},
+                  timeout=lab.client.timeout)
