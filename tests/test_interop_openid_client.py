@@ -19,14 +19,16 @@ import shutil
 import subprocess
 import tempfile
 import unittest
+from pathlib import Path
 from unittest import mock
 
-from oauthdemo import settings
+from oauthdemo import cli, settings
 from oauthdemo.client.useragent import ScriptedBrowser
 
 from . import interop_support
 from .demo_fixtures import demo_settings, query_of, start_test_demo
 from .interop_support import INTEROP_DIR, require_or_skip
+from .test_cli_login import CommandRun
 from .test_interop import free_port
 
 SCRIPT = INTEROP_DIR / "openid_client_rp.mjs"
@@ -120,6 +122,30 @@ class OurAppAtOidcProviderRequiringPar(unittest.TestCase):
                 self.assertIn("pushed first (RFC 9126)", console.getvalue())
             finally:
                 running.stop()
+
+    def test_rfc9126_cli_pushes_when_discovery_requires_it(self):
+        """`login` (the CLI, a public native client) at a provider that requires PAR: the
+        browser's URL carries only client_id and request_uri, and the login completes."""
+        require_or_skip(interop_support.node_available(),
+                        "node or tests/interop/node_modules is missing")
+        port = free_port()
+        redirect_uri = f"http://127.0.0.1:{port}/callback"
+        with mock.patch.dict(os.environ, {"REQUIRE_PAR": "1"}), \
+                interop_support.OidcProviderProcess(redirect_uri) as provider, \
+                tempfile.TemporaryDirectory() as cache, \
+                mock.patch.dict(os.environ, {"OAUTH_DEMO_CACHE_DIR": cache}):
+            env = Path(cache) / "provider.env"
+            env.write_text(f"OIDC_ISSUER={provider.issuer}\nOIDC_CLIENT_ID="
+                           f"{provider.client_id}\n", encoding="utf-8")
+            login = CommandRun(cli.login_main, ["--no-browser", "--timeout", "20", "--port",
+                                                str(port), "--env-file", str(env)])
+            url = login.authorize_url()
+            self.assertEqual(set(query_of(url)), {"client_id", "request_uri"})
+            callback = interop_support.drive_login(ScriptedBrowser(), url, "hal",
+                                                   redirect_uri=redirect_uri)
+            self.assertEqual(ScriptedBrowser().get(callback).status, 200)
+            self.assertEqual(login.finish(), cli.EXIT_OK, login.output)
+            self.assertIn("pushed first (RFC 9126)", login.output)
 
 
 if __name__ == "__main__":
