@@ -62,7 +62,8 @@ LOGOUT_FORM = "logout"               # the purpose of the logout form's token (c
 STEP_LIST = Markup("").join(Markup('<li><span class="step-label">{}</span> {}</li>').format(
     step.label, step.title) for step in THE_TEN)
 LOGGED_OUT_COOKIE = "demo_logged_out"   # set by POST /logout: the page it ends on says so
-API_VIEW = "/api/protected/view"     # Step 10's answer as a page, for a browser
+API_VIEW = "/api/protected/view"
+NO_SESSION_TAG = "Bearer token, no session"   # Step 10 for curl or a lab: no login's flow     # Step 10's answer as a page, for a browser
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
@@ -392,8 +393,8 @@ class DemoHandler(TeachingRoutes, LogoutRoutes, httpkit.BaseHandler):
     # == Step 10: the protected API ===========================================================
     def step10_protected_api(self, req):
         session = self.app.session_for(req)
-        self.events.step(APP, Step.PROTECTED_API,
-                         flow=session.trace.get("flow", "") if session else "")
+        self.events.step(APP, Step.PROTECTED_API, flow=session.trace.get("flow", "")
+                         if session else NO_SESSION_TAG)
         token = self.presented_token(req, session)
         checked = self.check_access_token(token, session)
         self.events.check(APP, f"access token accepted for sub={checked['sub']}")

@@ -33,6 +33,10 @@ DEVICE_INTERVALS = range(1, 61)    # RFC 8628 §3.2 interval: seconds between a 
 # RFC 8252 §8.3: a native app's redirect names the loopback IP literal; localhost on request.
 REDIRECT_HOSTS = ("127.0.0.1", "localhost")
 CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")   # the embedded server's client_ids
+# The embedded server's configured client secrets: RFC 3986 unreserved characters only, as
+# the generated ones are. RFC 6749 §2.3.1 form-encodes the id and secret before HTTP Basic;
+# common clients (requests' HTTPBasicAuth) do not, so '+', '%' or ':' would break the login.
+CLIENT_SECRET = re.compile(r"[A-Za-z0-9._~-]+")
 PORT_RANGE = range(0, 65536)       # 0: any free port
 SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
                 "0": False, "false": False, "no": False, "off": False}
@@ -76,6 +80,16 @@ def check_client_id(value: str) -> str:
     if not CLIENT_ID.fullmatch(value):
         raise ValueError("must be 1 to 64 visible ASCII characters (letters, digits, '.', '_', "
                          f"'-', ':'), not {value!r}")
+    return value
+
+
+def check_client_secret(value: str) -> str:
+    """Empty means "generate one"; else unreserved characters only (CLIENT_SECRET says why).
+    The message never repeats the value: it is a secret."""
+    if value and not CLIENT_SECRET.fullmatch(value):
+        raise ValueError("must use only letters, digits and '.', '_', '~', '-' (RFC 3986 "
+                         "unreserved): clients that do not form-encode HTTP Basic "
+                         "credentials (RFC 6749 §2.3.1) break on '+', '%' or ':'")
     return value
 
 
@@ -173,8 +187,10 @@ class Settings(Record):   # immutable: see core.records
                                               flag="--backend-client-id", check=check_client_id,
                                               help="the mobile backend's client_id")
     embedded_backend_secret: str = setting("", env="EMBEDDED_BACKEND_CLIENT_SECRET", secret=True,
+                                           check=check_client_secret,
                                            help="the mobile backend's secret (default: random)")
     embedded_service_secret: str = setting("", env="EMBEDDED_SERVICE_CLIENT_SECRET", secret=True,
+                                           check=check_client_secret,
                                            help="demo-service's secret, for client credentials "
                                                 "(default: random per run, never printed)")
     embedded_device_interval: int = setting(5, env="EMBEDDED_DEVICE_INTERVAL",

@@ -7,7 +7,8 @@ longest known first; modules sharing a fixture go to one worker, in serial order
 with unittest's own TestSuite (class and module fixtures included) and streams each event
 back. The parent replays them into the runner's result object, with the worker's own
 traceback text, so the summary, -v names, tracebacks and the exit code are what a serial
-run prints. A worker that dies is an error, never a pass.
+run prints. A worker that dies, or overruns the per-module deadline, is an error, never a
+pass; and every discovered test must be reported by a worker (else it is an error too).
 
 OAUTH_DEMO_TEST_WORKERS=1 runs serially; `python3 -m unittest tests.test_x` and pytest never
 come here (only the package's load_tests does).
@@ -38,6 +39,8 @@ WORKERS_ENV = "OAUTH_DEMO_TEST_WORKERS"
 MAX_WORKERS = 8             # beyond this, start-ups and the shared CPU win nothing more
 DURATIONS_FILE = "test-durations.json"   # last run's seconds per module, for the order
 UNKNOWN_SECONDS = 1.0                    # a guess for a module never timed before
+DEADLINE_ENV = "OAUTH_DEMO_TEST_MODULE_DEADLINE"
+DEADLINE_SECONDS = 300.0    # one module's generous limit: a hung test must not hang the run
 
 
 class RemoteError(Exception):
@@ -50,6 +53,15 @@ def worker_count() -> int:
     if raw.isdigit():
         return max(1, int(raw))
     return max(2, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def module_deadline() -> float:
+    """Seconds one module may take in a worker; the env variable overrides (a number > 0)."""
+    with contextlib.suppress(ValueError):
+        seconds = float(os.environ.get(DEADLINE_ENV, "") or DEADLINE_SECONDS)
+        if seconds > 0:
+            return seconds
+    return DEADLINE_SECONDS
 
 
 def fork_context():
@@ -75,10 +87,21 @@ def flatten(suite):
 
 
 def module_name(suite) -> str:
-    """The module a discovered module suite came from (a failed import names it too)."""
-    first = next(iter(flatten(suite)))
-    name = type(first).__module__
-    return first._testMethodName if name.startswith("unittest") else name
+    """The module a discovered module suite came from (a failed import names it too).
+
+    Not simply its first test's module: a module that imports a TestCase class from another
+    test module runs that class too, and it may sort first. The module is the one that holds
+    every class of the suite. Only a name: modules are told apart by their index."""
+    tests = list(flatten(suite))
+    first = type(tests[0]).__module__
+    if first.startswith("unittest"):
+        return tests[0]._testMethodName
+    classes = {type(test) for test in tests}
+    for name in dict.fromkeys(type(test).__module__ for test in tests):
+        namespace = vars(sys.modules.get(name, sys))
+        if all(namespace.get(cls.__name__) is cls for cls in classes):
+            return name
+    return first
 
 
 def split_modules(suite) -> list:
@@ -101,17 +124,29 @@ class _Recorder(unittest.TestResult):
     def __init__(self, conn, flat, buffer: bool, tb_locals: bool):
         super().__init__()
         self.buffer, self.tb_locals = buffer, tb_locals
-        self._conn = conn
+        self._conn, self._flat = conn, flat
         self._index = {id(test): n for n, test in enumerate(flat)}
+        self.started: set = set()
+        self.failed_modules: set = set()     # whose setUpModule failed: their tests never start
 
     def _send(self, event: str, test, *args) -> None:
         n = self._index.get(id(test))
         ref = ("test", n) if n is not None else ("holder", str(test))   # setUpClass etc.
+        if n is None and str(test).startswith("setUpModule ("):
+            self.failed_modules.add(str(test)[len("setUpModule ("):-1])
         self._conn.send((event, ref) + args)
 
     def startTest(self, test):
         super().startTest(test)
+        self.started.add(self._index.get(id(test)))
         self._send("startTest", test)
+
+    def not_started_by_fixture(self) -> list:
+        """The tests unittest itself left out, as in a serial run: their setUpClass or
+        setUpModule failed (or skipped), which is already reported."""
+        return [n for n, test in enumerate(self._flat) if n not in self.started
+                and (getattr(type(test), "_classSetupFailed", False)
+                     or type(test).__module__ in self.failed_modules)]
 
     def stopTest(self, test):
         super().stopTest(test)
@@ -164,8 +199,9 @@ def _worker_main(conn, modules, cache_dir: str, buffer: bool, tb_locals: bool) -
     try:
         for task in iter(conn.recv, None):
             suite, flat = modules[task]
-            suite.run(_Recorder(conn, flat, buffer, tb_locals))
-            conn.send(("done", None))
+            recorder = _Recorder(conn, flat, buffer, tb_locals)
+            suite.run(recorder)
+            conn.send(("done", recorder.not_started_by_fixture()))
     finally:
         atexit._run_exitfuncs()
 
@@ -250,6 +286,10 @@ class _Dispatcher:
         self.pending = deque(longest_first(groups, self.names, durations))
         self.workers: dict = {}
         self.timings: dict = {}
+        self.deadline = module_deadline()
+        # Per module (by index): the tests a worker reported whole, and those unittest
+        # itself left out (a failed setUpClass); any other test is an error at the end.
+        self.reported = [set() for _ in modules]
 
     def run(self) -> dict:
         """Run every module; return the seconds each took."""
@@ -257,12 +297,43 @@ class _Dispatcher:
             for slot in range(min(len(self.cache_dirs), len(self.pending))):
                 self._start(slot)
             while self.workers:
-                for conn in wait(list(self.workers)):
+                for conn in wait(list(self.workers), timeout=self._time_left()):
                     self._receive(self.workers[conn])
+                self._stop_overdue()
         finally:
             for worker in list(self.workers.values()):
                 self._retire(worker, kill=True)
+        if not getattr(self.result, "shouldStop", False):
+            self._report_unreported()
         return self.timings
+
+    def _time_left(self) -> float:
+        """Seconds until the first running module reaches its deadline."""
+        ends = [w.started + self.deadline for w in self.workers.values()]
+        return max(0.0, min(ends) - time.monotonic()) if ends else 0.0
+
+    def _stop_overdue(self) -> None:
+        """A module past its deadline: its worker is killed; an error on its open test."""
+        now = time.monotonic()
+        for worker in list(self.workers.values()):
+            if now - worker.started >= self.deadline:
+                self._retire(worker, kill=True)
+                self._lost(worker, f"ran past the per-module deadline of {self.deadline:g} s "
+                                   f"({DEADLINE_ENV}) and its worker was stopped")
+
+    def _report_unreported(self) -> None:
+        """Every discovered test must have been reported: one missing is an error, never a
+        silent pass (a module never scheduled, a worker lost mid-module)."""
+        for task, (_suite, flat) in enumerate(self.modules):
+            for n, test in enumerate(flat):
+                if n in self.reported[task]:
+                    continue
+                text = (f"RemoteError: {test.id()} was discovered but no test worker "
+                        "reported it: it did not run.\n")
+                self.result.startTest(test)
+                with _exact_text(self.result, text):
+                    self.result.addError(test, _stand_in(test, "error", text))
+                self.result.stopTest(test)
 
     def _start(self, slot: int) -> None:
         parent_end, child_end = self.context.Pipe()
@@ -293,7 +364,9 @@ class _Dispatcher:
             self._crashed(worker)
             return
         if event[0] == "done":
-            self.timings[self.names[worker.task]] = time.monotonic() - worker.started
+            name = self.names[worker.task]
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - worker.started
+            self.reported[worker.task].update(event[1])
             self._next(worker)
             return
         self._replay_whole_tests(worker, event)
@@ -311,14 +384,20 @@ class _Dispatcher:
             for held in worker.held:
                 replay(self.result, self.modules[worker.task][1], held)
             worker.open_test, worker.held = None, []
+            if event[1][0] == "test":
+                self.reported[worker.task].add(event[1][1])
 
     def _crashed(self, worker: _Worker) -> None:
         """A dead worker is an error on the test it was in (or its module); then replace it."""
         self._retire(worker)
+        self._lost(worker, f"died (exit code {worker.process.exitcode})")
+
+    def _lost(self, worker: _Worker, what: str) -> None:
+        """The error for a worker gone mid-module; the rest of its group runs in a new one."""
         name = self.names[worker.task]
-        text = (f"RemoteError: the test worker running {name} died (exit code "
-                f"{worker.process.exitcode}); the rest of {name} did not run.\n")
-        ref = worker.open_test or ("holder", f"{name} (worker crashed)")
+        text = (f"RemoteError: the test worker running {name} {what}; the rest of {name} "
+                "did not run.\n")
+        ref = worker.open_test or ("holder", f"{name} (worker lost)")
         self._replay_whole_tests(worker, ("addError", ref, text))
         if worker.open_test:
             self._replay_whole_tests(worker, ("stopTest", ref))
@@ -336,19 +415,26 @@ class _Dispatcher:
         if kill and worker.process.is_alive():
             worker.process.terminate()
         worker.process.join(timeout=10)
+        if worker.process.is_alive():       # never leave a worker running behind the run
+            worker.process.kill()
+            worker.process.join()
 
 
 def shared_fixture_groups(names: list) -> list:
     """Module indexes grouped so that modules sharing a fixture run in one worker, in the
     serial (name) order: a module that imports from another test module (a shared demo,
     say) shares that module's state, as it does in a serial run."""
-    group_of = {name: {n} for n, name in enumerate(names)}
+    indexes: dict = {}                  # keyed by index: two suites may share a name
     for n, name in enumerate(names):
-        for other in imported_test_modules(name, group_of):
-            merged = group_of[name] | group_of[other]
-            for member in merged:
-                group_of[names[member]] = merged
-    unique = {id(group): sorted(group) for group in group_of.values()}
+        indexes.setdefault(name, []).append(n)
+    group_of = [{n} for n in range(len(names))]
+    for n, name in enumerate(names):
+        for other in imported_test_modules(name, indexes):
+            for m in indexes[other]:
+                merged = group_of[n] | group_of[m]
+                for member in merged:
+                    group_of[member] = merged
+    unique = {id(group): sorted(group) for group in group_of}
     return sorted(unique.values())
 
 

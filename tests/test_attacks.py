@@ -89,8 +89,9 @@ class EmbeddedAttackTest(unittest.TestCase):
         result = attacks.attack_forged_callback(self.lab, browser="victim-browser-id-1234567")
         self.assert_refused(result, "invalid_state", 400)
         self.assertEqual(result["response"]["raised"], "InvalidState")
-        # The attacker's state was consumed by the refusal: it cannot be tried again.
-        self.assertEqual(len(self.running.app.pending), pending_before)
+        # Review 2, finding 6: a callback from another browser does not use up a pending
+        # login (here the attacker's own); its state stays bound to the attacker's browser.
+        self.assertEqual(len(self.running.app.pending), pending_before + 1)
 
     def test_attack_redirect_uri_swap(self):
         result = attacks.attack_redirect_uri_swap(self.lab, browser="victim")

@@ -46,6 +46,33 @@ class BrowserLabTest(OneBrowser, unittest.TestCase):
         self.assertEqual(card.locator("[data-error]").first.get_attribute("data-error"),
                          "invalid_grant")
         self.assertEqual(page.locator("#mistake-hex [data-rule]").count(), 0)   # only that one
+        # The UI review's finding 10: focus lands on the result, as in the attack lab.
+        page.locator("#mistake-result-slash:focus").wait_for()
+        self.assertEqual(self.problems, [], "console errors or CSP violations")
+
+    def test_ui_review_step_pause_at_360px_fields_preview_edits_and_restore(self):
+        """Findings 1, 5, 9, 10 at the first pause, in a fresh context (this class's login
+        stays the latest for the HAR test): room below the baseline, a preview that does not
+        scroll sideways, an edit marked "(edited)", and Restore landing on the form."""
+        context = self.browser.new_context(viewport=NARROW)
+        self.addCleanup(context.close)
+        page = self.watch(context.new_page())
+        page.goto(self.running.app_url + "/login?mode=step")
+        field = page.locator("#f-state")
+        style = field.evaluate("e => [parseFloat(getComputedStyle(e).lineHeight), "
+                               "parseFloat(getComputedStyle(e).fontSize)]")
+        self.assertGreaterEqual(style[0], 1.4 * style[1])                       # finding 1
+        self.assertTrue(page.locator("pre[data-request]").evaluate(
+            "e => e.scrollWidth <= e.clientWidth + 1"))                         # finding 5
+        field.fill("edited-by-the-learner")
+        self.assertTrue(page.locator("#e-state").is_visible())                  # finding 9
+        self.assertIsNotNone(page.locator('pre[data-request] [data-param="state"]')
+                             .get_attribute("data-edited"))
+        field.fill(field.evaluate("e => e.defaultValue"))
+        self.assertFalse(page.locator("#e-state").is_visible())
+        page.get_by_role("link", name="Restore the original values").click()
+        page.wait_for_url("**/step?original=1#step-form")
+        page.locator("#step-form:focus").wait_for()                             # finding 10
         self.assertEqual(self.problems, [], "console errors or CSP violations")
 
     def test_issue12_download_the_har_from_the_walkthrough_at_360px(self):

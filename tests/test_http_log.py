@@ -82,7 +82,7 @@ class HttpLogOfALogin(unittest.TestCase):
         self.assertIsNone(self.app.http_log.latest_for("x" * 32))
 
     def test_walkthrough_shows_each_step_and_the_full_log(self):
-        for n in (1, 4, 5, 6, 7, 9, 10):
+        for n in (1, 3, 5, 6, 7, 9, 10):   # the browser's GET /authorize is Step 3 (the UI review)
             self.assertIn(f'id="http-step-{n}"', self.page)
         self.assertIn('data-channel="back"', self.page)
         self.assertIn('href="/trace.har"', self.page)
@@ -94,8 +94,9 @@ class HttpLogOfALogin(unittest.TestCase):
         return self.page[start:end]
 
     def test_issue12_each_step_panel_links_to_its_own_hops(self):
-        # Step 3's redirect is /login's answer; Step 8's check is inside the token request's.
-        for n, hops in ((1, 1), (3, 1), (4, 4), (5, 5), (6, 6), (7, 7), (8, 7), (9, 9), (10, 10)):
+        # Step 4 is the server handling Step 3's GET /authorize; Step 8's check is inside the
+        # token request's answer.
+        for n, hops in ((1, 1), (3, 3), (4, 3), (5, 5), (6, 6), (7, 7), (8, 7), (9, 9), (10, 10)):
             with self.subTest(step=n):
                 self.assertIn(f'href="#http-step-{hops}"', self.panel(n))
         self.assertNotIn('href="#http-step-', self.panel(2))   # made in the app: no HTTP

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from oauthdemo.backend.service import Backend
 from oauthdemo.backend.store import SessionStore
+from oauthdemo.client.oidc import CLAIM_WHY
 from oauthdemo.client.pending import PendingLogins
 from oauthdemo.core.errors import DemoError, InvalidState, ProviderUnreachable
 from oauthdemo.core.events import (AttackStarted, Checked, EventBus, Recorder, Said, Shown,
@@ -29,12 +30,7 @@ from .support import shared_rsa_key
 from .test_client_units import CLIENT_ID, ISSUER, REDIRECT_URI, TOKEN_URL, discovered
 
 SECRET = "s3cret-value"
-WHY = {"iss": "issued by the provider we sent the user to, not by another one",       # what each check guards
-       "aud": "issued to this app: a token given to another app is not accepted here",
-       "exp": "still within its lifetime: an old token, leaked from a log, no longer works",
-       "nonce": "made for this login, not replayed from another one",
-       "sub": "present, a string of at most 255 ASCII characters (OIDC Core §2): the "
-              "user's stable key at this provider (an email can change hands)"}
+WHY = {claim: CLAIM_WHY[claim] for claim in ("iss", "aud", "exp", "nonce", "sub")}   # the one table
 
 
 def id_token_for(req, key, *, nonce: str | None = "same") -> str:

@@ -93,9 +93,40 @@ def make_package(root: Path) -> None:
     (package / "test_broken_import.py").write_text("import no_such_module_MARKER\n")
 
 
-def start(root: Path, workers: int, crash: bool = False) -> subprocess.Popen:
+# Review 2, finding 1: test_a imports test_b's TestCase class, which sorts first in test_a's
+# suite; the runner once named test_a's suite "test_b" and never ran test_a's own test.
+IMPORTS = {
+    "test_a.py": "import unittest\nfrom fakesuite.test_b import AShared\n\n"
+                 "class Z(unittest.TestCase):\n"
+                 "    def test_own_fails(self):\n        self.fail('MARKER-hidden-module')\n",
+    "test_b.py": "import unittest\n\nclass AShared(unittest.TestCase):\n"
+                 "    def test_shared_ok(self):\n        pass\n",
+    "test_c.py": "import unittest\n\nclass C(unittest.TestCase):\n"
+                 "    def test_ok(self):\n        pass\n\n    def test_ok2(self):\n        pass\n",
+}
+
+# Review 2, finding 10: a module that hangs is stopped at the per-module deadline.
+SLOW = {
+    "test_hangs.py": "import time\nimport unittest\n\nclass Hangs(unittest.TestCase):\n"
+                     "    def test_a_hangs(self):\n        time.sleep(120)\n\n"
+                     "    def test_b_after(self):\n        pass\n",
+    "test_quick.py": "import unittest\n\nclass Quick(unittest.TestCase):\n"
+                     "    def test_quick(self):\n        pass\n",
+}
+
+
+def make_small_package(root: Path, files: dict) -> Path:
+    package = root / "fakesuite"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(INIT)
+    for name, text in files.items():
+        (package / name).write_text(text)
+    return root
+
+
+def start(root: Path, workers: int, crash: bool = False, **extra_env) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), FAKE_WORKERS=str(workers),
-               OAUTH_DEMO_CACHE_DIR=str(root / f"cache-{workers}-{crash}"))
+               OAUTH_DEMO_CACHE_DIR=str(root / f"cache-{workers}-{crash}"), **extra_env)
     env.pop("FAKE_CRASH", None)
     if crash:
         env["FAKE_CRASH"] = "1"
@@ -127,6 +158,11 @@ class ParallelRunnerTest(unittest.TestCase):
         make_package(root)
         procs = {name: start(root, workers, crash) for name, workers, crash in
                  (("serial", 1, False), ("parallel", 2, False), ("crash", 2, True))}
+        imports = make_small_package(root / "imports", IMPORTS)
+        procs["imports-serial"] = start(imports, 1)
+        procs["imports-parallel"] = start(imports, 2)
+        slow = make_small_package(root / "slow", SLOW)
+        procs["slow"] = start(slow, 2, **{parallel.DEADLINE_ENV: "0.5"})
         cls.runs = {}
         for name, proc in procs.items():
             out, _ = proc.communicate(timeout=60)
@@ -169,8 +205,41 @@ class ParallelRunnerTest(unittest.TestCase):
         self.assertIn("FAIL: test_fails (fakesuite.test_outcomes.Outcomes", out)
         self.assertEqual(summary(out)[0], summary(self.runs["serial"][1])[0])
 
+    def test_review2_1_a_module_that_imports_a_test_class_still_runs(self):
+        serial, parallel_out = self.runs["imports-serial"], self.runs["imports-parallel"]
+        self.assertEqual(serial[0], 1, serial[1])
+        self.assertEqual(parallel_out[0], 1, parallel_out[1])
+        self.assertEqual(summary(parallel_out[1]), summary(serial[1]))
+        self.assertEqual(summary(serial[1]), ("5", "FAILED (failures=1)"))
+        self.assertIn("MARKER-hidden-module", parallel_out[1])
+        self.assertEqual(verbose_lines(parallel_out[1]), verbose_lines(serial[1]))
+
+    def test_review2_10_a_hung_module_is_stopped_at_its_deadline(self):
+        code, out = self.runs["slow"]
+        self.assertEqual(code, 1, out)
+        self.assertIn("ERROR: test_a_hangs (fakesuite.test_hangs.Hangs", out)
+        self.assertIn("per-module deadline of 0.5 s", out)
+        # The test the worker never reached is an error too, not left out of the count.
+        self.assertIn("ERROR: test_b_after (fakesuite.test_hangs.Hangs", out)
+        self.assertIn("test_quick (fakesuite.test_quick.Quick", out)
+        self.assertEqual(summary(out)[0], "3")
+
 
 class WorkerSettingsTest(unittest.TestCase):
+    def test_review2_1_every_discovered_test_must_be_reported(self):
+        # A module a worker never ran (for whatever reason) is an error per test, not a pass.
+        suite = unittest.TestSuite([WorkerSettingsTest("test_worker_count_is_capped_at_least_"
+                                                       "two_and_one_turns_it_off")])
+        dispatcher = parallel._Dispatcher([suite], None, unittest.TestResult(), [], {})
+        dispatcher._report_unreported()
+        self.assertEqual(dispatcher.result.testsRun, 1)
+        self.assertEqual(len(dispatcher.result.errors), 1)
+        self.assertIn("no test worker reported it", dispatcher.result.errors[0][1])
+
+    def test_review2_1_suites_with_one_name_are_grouped_by_index(self):
+        names = ["fake_same", "fake_same", "fake_other"]
+        self.assertEqual(parallel.shared_fixture_groups(names), [[0], [1], [2]])
+
     def test_modules_sharing_a_fixture_run_in_one_worker_in_serial_order(self):
         # test_mistakes uses test_forensics' shared_demo (a demo kept in a module dict):
         # in a serial run they share it, and what one module left in its console is

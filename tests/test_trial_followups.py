@@ -70,6 +70,21 @@ class TrialFollowups(unittest.TestCase):
         self.assertNotIn("of 10", told)
 
 
+    def test_trial2_a_bearer_call_without_a_session_is_tagged_as_such(self):
+        """Step 10 for curl or the lab's replayed token (attack c): no login's flow, and the
+        header says so instead of carrying no tag at all."""
+        from oauthdemo.client.transport import http_json
+        log_in(self.running)
+        token = self.running.app.sessions.values(self.running.app.clock())[-1].access_token
+        mark = len(self.console.getvalue())
+        status, _ = http_json(self.running.app_url + "/api/protected",
+                              headers={"Authorization": "Bearer " + token})
+        self.assertEqual(status, 200)
+        header = [line for line in self.told_since(mark).splitlines() if "Step 10 of 10" in line]
+        self.assertEqual(len(header), 1, self.told_since(mark))
+        self.assertTrue(header[0].rstrip().endswith("Bearer token, no session"), header[0])
+
+
 class TrialStartup(unittest.TestCase):
     def test_trial_the_title_comes_before_discovery(self):
         """The command's own order: the title, then 'Before the login · Discovery', then

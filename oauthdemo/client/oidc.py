@@ -43,16 +43,27 @@ TOKEN_REQUEST_CONTEXT = {"your app": "server to server",
                          "CLI": "the CLI posts it directly"}
 # Step 9: the claims the app checks, in this order, and what each protects against (OIDC
 # Core §3.1.3.7), one short clause: the console and the walkthrough print these same words.
-CLAIM_WHY = {"iss": "issued by the provider we sent the user to, not by another one",
+CLAIM_WHY = {"iss": "pins the token to the one provider this login went to: otherwise a "
+                    "provider the app does not use, or another tenant sharing the same signing "
+                    "keys (multi-tenant providers, custom domains), could hand it a "
+                    "valid-looking token",
              "aud": "issued to this app: a token given to another app is not accepted here",
-             "azp": "when aud names several apps, azp must name this one (the app the token "
-                    "was issued to)",
+             "azp": "when aud lists several apps, any one of them could pass its token on to "
+                    "you; azp names the app the token was actually issued to, and it must be "
+                    "this one",
              "exp": "still within its lifetime: an old token, leaked from a log, no longer works",
-             "iat": "not issued in the future (60 s of clock skew allowed): a token 'issued' "
-                    "later than now means a wrong clock or a forged token",
-             "nonce": "made for this login, not replayed from another one",
-             "sub": "present, a string of at most 255 ASCII characters (OIDC Core §2): the "
-                    "user's stable key at this provider (an email can change hands)"}
+             "iat": "not issued in the future (60 s of clock skew allowed): that catches a "
+                    "server or client clock that is wrong (then exp is wrong too) and, with "
+                    "exp, bounds how long a token can be replayed; a forged token already "
+                    "fails the signature",
+             "nonce": "made for this login, not replayed from another one: an attacker who "
+                      "holds an old ID token of yours (playing a malicious or compromised "
+                      "provider, or in the response path behind a misconfigured TLS proxy) "
+                      "cannot pass it off as this login's",
+             "sub": "present, a string of at most 255 ASCII characters (OIDC Core §2) so it "
+                    "can be stored and compared: the user's stable key at this provider; "
+                    "keyed on an email instead, an address re-assigned to someone else would "
+                    "log them in to the old owner's account"}
 # The same checks in a few words, for the tables that mark a claim "checked" (the profile).
 CLAIM_SHORT = {"iss": "who issued it", "aud": "which app it is for",
                "azp": "which app asked, when several are named", "exp": "not expired",
@@ -60,10 +71,14 @@ CLAIM_SHORT = {"iss": "who issued it", "aud": "which app it is for",
                "sub": "the user's stable key"}
 CLAIMS_CHECKED = tuple(CLAIM_WHY)
 # Step 6: why the callback's iss is checked (RFC 9207 §2.4).
-CALLBACK_ISS_WHY = ("a mix-up attack, when a client talks to several providers, tricks it into "
-                    "sending one provider's code to another; iss in the callback says who "
-                    "answered")
+CALLBACK_ISS_WHY = ("without it, a client that uses two providers can be tricked (a mix-up "
+                    "attack) into sending the code from the honest one to the attacker's token "
+                    "endpoint: the attacker then holds your code, and your login; iss in the "
+                    "callback says who answered")
 NO_AZP = "no azp: one audience, nothing to check"
+# Step 6's one reason for a state this app issued to another browser: the console's header
+# says the same words as the error (client.pending) and the page.
+OTHER_BROWSER = "state issued to a different browser"
 NONCE_MATCHED = "matches the one this login sent"
 
 
@@ -233,8 +248,8 @@ class OIDCClient:
         known = pending.peek(state) if state else None   # a forged state is no flow of ours
         if known is not None and hmac.compare_digest(known.browser.encode(), browser.encode()):
             e.step(a, Step.CALLBACK, flow=known.flow)
-        else:
-            e.step(a, Step.CALLBACK, context="unknown state: no login this browser started")
+        else:   # ours but another browser's is login CSRF (RFC 6749 §10.12); else not ours
+            e.step(a, Step.CALLBACK, context=OTHER_BROWSER if known else "unknown state")
         if params.get("error"):
             pending.discard(state, browser)   # an error still uses the state up
             e.check(a, f"the provider sent error={params['error']}", ok=False)

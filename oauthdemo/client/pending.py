@@ -62,17 +62,22 @@ class PendingLogins:
             raise InvalidState("The callback has no state: it did not come from a login "
                                "this app started.")
         with self.lock:
-            req = self.table.pop(state, self.clock())   # popped first: a state works once
-        if req is None:
-            raise InvalidState("Unknown, expired or already used state. This callback was not "
-                               "started by this app (CSRF), was replayed, or waited more than "
-                               "10 minutes.")
-        if not hmac.compare_digest(req.browser.encode(), browser.encode()):
-            raise InvalidState("This state was issued to a different browser (login CSRF).")
+            now = self.clock()
+            req = self.table.get(state, now)
+            if req is None:
+                raise InvalidState("Unknown, expired or already used state. This callback was "
+                                   "not started by this app (CSRF), was replayed, or waited "
+                                   "more than 10 minutes.")
+            # The binding first: a callback from another browser (anyone who saw the
+            # authorization URL) must not use up the owner's login.
+            if not hmac.compare_digest(req.browser.encode(), browser.encode()):
+                raise InvalidState("This state was issued to a different browser (login CSRF).")
+            self.table.pop(state, now)          # the owner's: a state works once
         return req
 
     def discard(self, state: str | None, browser: str):
-        """An error response still consumes its state, so the state cannot be used later."""
+        """An error response from the login's own browser still consumes its state, so the
+        state cannot be used later (from another browser it is refused, like a callback)."""
         if state:
             try:
                 self.take(state, browser)

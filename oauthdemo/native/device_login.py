@@ -215,7 +215,7 @@ def poll_for_tokens(client: OIDCClient, grant: DeviceAuthorization, opts: Device
                  "device_code, client_id (no secret, no code_verifier)")
     limit = min(opts.timeout, grant.expires_in)
     deadline, interval, last = opts.clock() + limit, grant.interval, None
-    countdown = Countdown(opts.countdown, "waiting for your approval")
+    countdown = Countdown(opts.countdown, "waiting for your approval", deadline_words(opts, grant))
     try:
         while True:
             left = max(deadline - opts.clock(), 0)
@@ -230,6 +230,15 @@ def poll_for_tokens(client: OIDCClient, grant: DeviceAuthorization, opts: Device
             interval, last = next_interval(e, body, status, interval, last)
     finally:
         countdown.finish()
+
+
+def deadline_words(opts: DeviceOptions, grant: DeviceAuthorization) -> str:
+    """Whose deadline the countdown counts, the sooner of the CLI's --timeout and the code's
+    life (the UI review: expires_in = 600 s, then "1:58 left" with no word why). Short: the
+    line is redrawn in place, so it must fit 80 columns."""
+    if opts.timeout < grant.expires_in:
+        return f"of --timeout {opts.timeout:g} s; code lives {grant.expires_in:g} s"
+    return f"of the code's {grant.expires_in:g} s; --timeout {opts.timeout:g} s"
 
 
 def pause(opts: DeviceOptions, countdown: Countdown, seconds: float, deadline: float):

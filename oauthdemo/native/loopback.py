@@ -204,9 +204,10 @@ class Countdown:
     It writes to the stream directly because its only text is our own (seconds left); the
     CR and erase-line codes are ours too, the way it redraws in place. No stream: silent."""
 
-    def __init__(self, stream, what: str = "waiting for the browser"):
+    def __init__(self, stream, what: str = "waiting for the browser", limit: str = ""):
         self.stream = stream
         self.what = what
+        self.limit = limit                 # whose deadline is counted down, when it matters
         self.live = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = TTY_TICK if self.live else PLAIN_INTERVAL
         self.plain_due = math.inf          # seconds left when the next plain line is due
@@ -215,9 +216,10 @@ class Countdown:
         seconds = math.ceil(left)
         if self.live:
             self.write(f"\r  {self.what}... {seconds // 60}:{seconds % 60:02d} left "
-                       "(Ctrl-C cancels)\033[K")
+                       f"({self.limit or 'Ctrl-C cancels'})\033[K")
         else:
-            self.write(f"  {self.what}... {seconds} s left\n")
+            self.write(f"  {self.what}... {seconds} s left" +
+                       (f" ({self.limit})\n" if self.limit else "\n"))
 
     def tick(self, left: float):
         """For a caller that wakes more often than the plain lines should appear (the device

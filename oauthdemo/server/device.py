@@ -9,6 +9,8 @@ started yourself) and §6.1 (user codes from 20 consonants, no vowels, no look-a
 """
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import secrets
 import threading
@@ -63,6 +65,7 @@ class TooManyCodes(OAuth2Error):
     token endpoint's ``slow_down`` (which tells a polling device to wait longer)."""
     error = "too_many_codes"
     status_code = 429
+    limit = "browser"          # whose wrong guesses counted: "browser" or "everyone"
 
 
 class UserCodeTaken(Exception):
@@ -220,16 +223,22 @@ class GuessLimit:
 
     * per browser (its as_browser cookie): a person who mistypes ``per_browser`` times
       waits; only their own guesses count, so one person's typos never lock out another;
-    * per address, higher: past ``per_address`` wrong guesses from one address, each
-      browser there gets one wrong guess before waiting (a script that drops its cookie).
-      A browser that has not guessed wrong itself is never refused by it: on this demo
-      everyone is 127.0.0.1;
+    * per address, higher: past ``per_address`` wrong guesses from one address, a browser
+      there that has used half its own guesses or more waits (a script that keeps its
+      cookie a while). Not on a loopback address (review 2, finding 3): every browser of
+      this demo is 127.0.0.1, so the rule could not tell the user from a guesser there,
+      and one typo after anyone's 30 wrong guesses would lock the user out. A script that
+      drops its cookie after each guess is bounded only by the next count;
     * over everyone, a sliding window: the bound on brute force, whoever guesses.
       A user code has 20^8 = 25,600,000,000 ≈ 2^34.6 values and lives 600 s (one window).
       1,000 wrong guesses per window against one pending code succeed with chance
       1,000 / 2.56e10 ≈ 4e-8; even with DEVICE_CODES_MAX = 2,000 codes pending,
-      1,000 × 2,000 / 2.56e10 ≈ 8e-5 per ten minutes. A lock-out needs 1,000 wrong codes
-      in ten minutes and ends as the oldest of them age out, not ten minutes later.
+      1,000 × 2,000 / 2.56e10 ≈ 8e-5 per ten minutes.
+      The price, said plainly (review 2, finding 2): this count is shared, so anyone who
+      types 1,000 wrong codes (a script does it in seconds) shuts /activate for everyone
+      on this server, right codes included, until the oldest of them age out of the
+      window (not ten minutes after the last). It cannot exempt right codes: that would
+      exempt an attacker's lucky guess too. The page says so (``data-limit="everyone"``).
     A guess is reserved (counted as wrong) under the lock before the code is looked up,
     so parallel guesses cannot all pass the check; a right code gives its reservation back.
     """
@@ -249,16 +258,27 @@ class GuessLimit:
         with self._lock:
             while self._recent and self._recent[0] <= now - self.window:
                 self._recent.popleft()
-            mine = self._count(("browser", browser), now)
-            here = self._count(("address", address), now)
-            if len(self._recent) >= self.overall:
-                self._refuse(self._recent[0] + self.window - now)
-            if mine[0] >= self.per_browser or (mine[0] and here[0] >= self.per_address):
-                self._refuse(min(mine[1], here[1]) - now)
+            counts = {key: self._count(key, now) for key in self._keys(browser, address)}
+            self._check(counts[("browser", browser)], counts.get(("address", address)), now)
             self._recent.append(now)
-            for key, (count, until) in ((("browser", browser), mine), (("address", address), here)):
+            for key, (count, until) in counts.items():
                 self._counts.add(key, (count + 1, until), expires=until, now=now)
             return now
+
+    def _check(self, mine: tuple, here: tuple | None, now: float) -> None:
+        """Each rule that refuses, with how long it will (finding 8: the wait is the
+        longest of them, so a browser is never told to come back too soon)."""
+        refusals = []
+        if len(self._recent) >= self.overall:
+            refusals.append((EVERYONE, self._recent[0] + self.window - now))
+        if mine[0] >= self.per_browser:
+            refusals.append((BROWSER, mine[1] - now))
+        elif here and here[0] >= self.per_address and 2 * mine[0] >= self.per_browser:
+            # Ends when either count does: the browser's own (it is then no longer near
+            # its limit) or the address's.
+            refusals.append((BROWSER, min(mine[1], here[1]) - now))
+        if refusals:
+            self._refuse(refusals[0][0], max(wait for _, wait in refusals))
 
     def release(self, browser: str, address: str, at: float) -> None:
         """A right code: the guess reserved at ``at`` was not wrong after all."""
@@ -266,22 +286,48 @@ class GuessLimit:
         with self._lock:
             if at in self._recent:
                 self._recent.remove(at)
-            for key in (("browser", browser), ("address", address)):
+            for key in self._keys(browser, address):
                 count, until = self._count(key, now)
                 if count > 1:
                     self._counts.add(key, (count - 1, until), expires=until, now=now)
                 else:
                     self._counts.pop(key, now)
 
+    @staticmethod
+    def _keys(browser: str, address: str) -> tuple:
+        """The counts a guess goes to: the browser's, and its address's unless loopback."""
+        if is_loopback(address):
+            return (("browser", browser),)
+        return (("browser", browser), ("address", address))
+
     def _count(self, key, now: float) -> tuple:
         return self._counts.get(key, now) or (0, now + self.window)
 
     @staticmethod
-    def _refuse(wait: float) -> None:
-        err = TooManyCodes("Too many wrong codes were typed. Wait a few minutes, then type "
-                           "the code your device shows again.")
-        err.retry_after = int(max(1, wait))
+    def _refuse(limit: str, wait: float) -> None:
+        err = TooManyCodes(REFUSALS[limit])
+        err.retry_after, err.limit = int(max(1, math.ceil(wait))), limit
         raise err
+
+
+BROWSER, EVERYONE = "browser", "everyone"   # whose wrong guesses the refusing limit counts
+REFUSALS = {
+    BROWSER: "Too many wrong codes were typed in this browser. Wait a few minutes, then "
+             "type the code your device shows again.",
+    EVERYONE: "Too many wrong codes were typed on this server, by anyone: this limit "
+              "applies to everyone on this server, so right codes wait too. Wait a few "
+              "minutes, then type the code your device shows again.",
+}
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 or ::ffff:127.x: every browser on this machine has it."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
 
 
 class DeviceGrant:

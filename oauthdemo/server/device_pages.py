@@ -21,6 +21,13 @@ from oauthdemo.web.httpkit import render
 
 COOKIE = "as_browser"          # the handler's BROWSER_COOKIE: one browser binding for both flows
 DONE = {"allow": "approved", "deny": "denied"}
+# What happens next, said from this server's side: the device learns it on its next poll
+# (RFC 8628 §3.5); the demo's walkthrough (the app's page, not this server's) draws it.
+DONE_NEXT = {"approved": "The CLI gets its tokens on its next poll: you can close this tab "
+                         "and go back to it. The demo's walkthrough draws this login.",
+             "denied": "The CLI is told access_denied on its next poll and stops: no tokens "
+                       "were issued. You can close this tab.",
+             "answered": "The CLI learns the answer on its next poll. You can close this tab."}
 ACTIVATE_FORM = "activate"     # the form token's purpose on the code form (core.forms)
 
 
@@ -38,7 +45,8 @@ class DevicePages:
                       user_code=typed[:32],
                       form_token=self.auth.authorization.forms.issue(ACTIVATE_FORM, browser),
                       error=partial("as_activate_error.html", error_code=error.error,
-                                    message=error.description) if error else Markup(""))
+                                    message=error.description,
+                                    limit=getattr(error, "limit", "")) if error else Markup(""))
         if error is not None and error.retry_after:
             page.add_header("Retry-After", str(error.retry_after))   # RFC 6585 §4
         return page if known else page.set_cookie(COOKIE, browser, max_age=TXN_TTL)
@@ -86,4 +94,5 @@ class DevicePages:
 
     def activate_done(self, req):
         result = DONE.get(req.query.get("decision", ""), "answered")
-        return render("as_activate_done.html", title="Device " + result, result=result)
+        return render("as_activate_done.html", title="Device " + result, result=result,
+                      next=DONE_NEXT[result])

@@ -78,7 +78,9 @@ LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
 WHY_SENTENCE = "The app checks {claim} so that every ID token it believes is {why}."
 ACTOR = "attacker"                 # who speaks in the console while the lab runs
 ATTACKER_REDIRECT = "https://attacker.example/callback"
-OTHER_APP_REDIRECT = "http://127.0.0.1/callback"   # the CLI's loopback callback (RFC 8252 §7.3)
+# The CLI's loopback callback, on a port as its one-shot server would pick one (RFC 8252 §7.3:
+# the server accepts any port on a loopback redirect).
+OTHER_APP_REDIRECT = "http://127.0.0.1:49152/callback"
 EXPIRED_BY = 3600                  # attack (k) replays the token this long after its exp
 ATTACK_TAG = "attack {}"           # the tag of a step header that belongs to no login
 FORGED_SUB = "auth0|000000000000000000000001"   # "the admin": who the attacker wants to be
@@ -210,10 +212,11 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
     AttackSpec(
         "j", "An ID token from an earlier login, replayed",
         "Earlier ID token (nonce)",
-        "A new login starts. The attacker injects an ID token from an earlier login (taken "
-        "from another device's storage, a proxy's log of a token response or a leaked crash "
-        "report: tokens are never in a URL here) as if it were this login's answer: real, "
-        "signed, unexpired, naming the real user.",
+        "A new login starts. The attacker holds an ID token from one of the victim's earlier "
+        "logins (another device's storage, a proxy's log, a crash report: tokens are never in "
+        "a URL here) and slips it in as this login's answer, playing a malicious or "
+        "compromised provider or sitting in the response path behind a misconfigured TLS "
+        "proxy. The token is real, signed, unexpired and names the real user.",
         "Each login sends a fresh random nonce (Step 3); the server copies it into the ID "
         "token. The app accepts only a token that carries this login's nonce.",
         "your app's nonce check (Step 9)",
@@ -260,7 +263,8 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
         "device, and shows the code to compare; the code lives 10 minutes. A victim who "
         "denies leaves the attacker's poll with access_denied; one who approves hands over "
         "tokens (the lab shows both, and revokes those tokens at once).",
-        "the device consent page's warning (Device step 4)",
+        "the device consent page's warning (Device step 4), if the user reads it and "
+        "presses Deny",
         "The authorization server SHOULD tell the user that they are authorizing a device and "
         "confirm it is the device they hold, so that a code sent by someone else is refused.",
         "RFC 8628 §5.4", RFC + "rfc8628#section-5.4"),
@@ -661,6 +665,8 @@ def attack_device_code_phishing(lab: AttackLab, *, browser: str = "",
     result = (outcome(spec, tried, device_attack.story(seen), response) if
               device_attack.refused(seen) else
               accepted(spec, tried, device_attack.story(seen), response["request"], response))
+    # The defence is a page's words and a user who reads them: the verdict says so.
+    result["condition"] = device_attack.CONDITION
     result["extra"] = [{"label": "Had the victim pressed Allow: the attacker's poll (the lab "
                                  "revokes those tokens at once)",
                         "request": "POST /oauth/token (grant_type=device_code, after Allow)",
@@ -854,6 +860,8 @@ def other_apps_id_token(lab: AttackLab) -> tuple:
     try:
         return tokens["id_token"], f"the CLI ({other_id})"
     finally:   # only the ID token is needed: the grant behind it ends now (RFC 7009)
+        lab.say("set-up: the lab revokes the CLI's access and refresh tokens it just made "
+                "(only the ID token is needed)")
         for name in ("refresh_token", "access_token"):
             if tokens.get(name):
                 other.revoke(tokens[name])

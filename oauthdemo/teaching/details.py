@@ -7,15 +7,17 @@ it shows what the checks did. Every value is escaped (``web.html.Markup``).
 """
 from __future__ import annotations
 
+import re
+
 from oauthdemo.client.explain import PARAM_NOTES, check_status, describe_claim, human_duration
 from oauthdemo.client.jwks import ID_TOKEN_ALGORITHMS
-from oauthdemo.client.oidc import (CALLBACK_ISS_WHY, CLAIM_SHORT, CLAIM_WHY, DISCOVERY_PATH,
-                                   NONCE_MATCHED)
+from oauthdemo.client.oidc import (CALLBACK_ISS_WHY, CLAIM_SHORT, CLAIM_WHY, CLAIMS_CHECKED,
+                                   DISCOVERY_PATH, NO_AZP, NONCE_MATCHED)
 from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
 from oauthdemo.server.users import DEMO_USERS
 from oauthdemo.teaching.fragments import (NOTHING, check_item, check_list, code, note, pre_lines,
-                                          rows_table, section, utc, when)
+                                          request_block, rows_table, section, utc, when)
 from oauthdemo.web.html import Markup, partial
 
 # A time claim's age, relative to now (as this page is drawn); the checks below say their
@@ -24,6 +26,9 @@ CLAIM_TIMES = {"exp": ("expires in {}", "expired {} ago"),
                "iat": ("issued in {}", "issued {} before this page was drawn"),
                "auth_time": ("in {}", "you authenticated {} before this page was drawn"),
                "nbf": ("valid from {} from now", "valid since {} ago")}
+# The profile marks Step 9's checks, all of them: the signature, then each claim's (short).
+PROFILE_CHECKS = {"signature": "the provider signed it, not the token's own say", **CLAIM_SHORT}
+DURATION_UNIT = re.compile(r"(\d) (s|min|h|d)\b")   # a number and its unit, kept together
 # The refresh token is the long-lived credential: it never goes to the browser, not even
 # behind a reveal widget on a teaching page (anything in the HTML is in the browser).
 NEVER_REVEALED = {"refresh_token": "kept on the server only: it never goes to the browser"}
@@ -89,9 +94,8 @@ def claim_value(name: str, value, now: float) -> Markup:
 
 def url_lines(method: str, endpoint: str, pairs) -> Markup:
     """A URL one parameter a line, as a learner reads it."""
-    lines = [f"{method} {endpoint}"] + [("  ?" if i == 0 else "  &") + pair
-                                         for i, pair in enumerate(p for p in pairs if p)]
-    return pre_lines(lines, "url")
+    params = [("?" if i == 0 else "&") + pair for i, pair in enumerate(p for p in pairs if p)]
+    return request_block([f"{method} {endpoint}"], params)
 
 
 # == a refused login =============================================================================
@@ -116,9 +120,9 @@ def failure_box(failure: dict) -> Markup:
 
 
 # Issue 12: each panel points at its own hops in the HTTP log below it. Two steps have no hop
-# of their own: the redirect (Step 3) is the answer to GET /login, and the PKCE check
-# (Step 8) is made inside the token request's answer.
-HOPS_SHOWN_AT = {Step.REDIRECT: Step.LOGIN, Step.PKCE_CHECK: Step.TOKEN_REQUEST}
+# of their own: the server stores the challenge (Step 4) while answering Step 3's GET
+# /authorize, and the PKCE check (Step 8) is made inside the token request's answer.
+HOPS_SHOWN_AT = {Step.CHALLENGE_STORED: Step.REDIRECT, Step.PKCE_CHECK: Step.TOKEN_REQUEST}
 
 
 def http_link(step: Step, view) -> Markup:
@@ -289,7 +293,7 @@ def detail_pkce_check(view) -> Markup:
 
 def detail_tokens(view) -> Markup:
     # The checks first (the trial: a learner hunted 1,300 px for them), then what they read.
-    return (section("Signature and checks", signature_checks(view))
+    return (section("Your app's checks: the signature, then each claim", signature_checks(view))
             + section("ID token claims (verified)", claims_table(view))
             + section("ID token header", header_table(view))
             + section("Token response", token_response_table(view))
@@ -334,7 +338,7 @@ def link_code(method: str, url: str) -> Markup:
 
 def header_table(view) -> Markup:
     notes = {"alg": "checked against the app's allowlist, not trusted",
-             "kid": "which of the provider's keys signed it"}
+             "kid": "only names which key of the provider's own published JWKS to try"}
     return rows_table([(k, code(v), notes.get(k, ""))
                        for k, v in (view.trace.get("id_header") or {}).items()])
 
@@ -345,17 +349,27 @@ def claims_table(view) -> Markup:
 
 
 def profile_claim_rows(claims: dict, now: float) -> Markup:
-    """The profile's "ID token claims (verified)": each value, marked checked or present."""
-    return NOTHING.join(Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code> {}'
-                               '</td></tr>').format(k, describe_claim(k, v, now), claim_mark(k))
-                        for k, v in claims.items())
+    """The profile's "ID token claims (verified)": Step 9's checks first, in its order (the
+    signature, then CLAIMS_CHECKED, an absent azp said so), then the claims merely present."""
+    row = Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code> {}</td></tr>')
+    checked = [("signature", "verified with a key from the provider's JWKS")] + [
+        (k, describe_claim(k, claims[k], now) if k in claims else NO_AZP)
+        for k in CLAIMS_CHECKED if k in claims or k == "azp"]
+    present = [(k, describe_claim(k, v, now)) for k, v in claims.items() if k not in CLAIM_SHORT]
+    return NOTHING.join(row.format(k, whole_units(said), claim_mark(k))
+                        for k, said in checked + present)
+
+
+def whole_units(text: str) -> str:
+    """'0 s ago' never wraps between the 0 and its s (the UI review, at 360 px)."""
+    return DURATION_UNIT.sub("\\1\u00a0\\2", text)
 
 
 def claim_mark(name: str) -> Markup:
     """Which claims the app checked (and why, short) and which are merely present."""
-    if name in CLAIM_SHORT:
+    if name in PROFILE_CHECKS:
         return Markup('<span class="note" data-claim-checked="{}">checked: {}</span>').format(
-            name, CLAIM_SHORT[name])
+            name, PROFILE_CHECKS[name])
     return Markup('<span class="note" data-claim-present="{}">present, not checked</span>'
                   ).format(name)
 
@@ -364,7 +378,7 @@ def signature_checks(view) -> Markup:
     kid, jwks = view.trace.get("kid"), view.trace.get("jwks_uri")
     alg = (view.trace.get("id_header") or {}).get("alg")
     signature = check_item(True, f"signature verified ({alg}) with the JWKS key kid={kid}")
-    rows = Markup('<ul class="checks">{}</ul>').format(signature + NOTHING.join(
+    rows = Markup('<ul class="checks" data-checked-by="app">{}</ul>').format(signature + NOTHING.join(
         claim_check(name, detail) for name, detail in view.trace.get("checks", [])))
     return partial("walk_signature.html", jwks_uri=jwks, kid=kid,
                    algorithms=code(", ".join(ID_TOKEN_ALGORITHMS), ""), checks=rows)

@@ -33,6 +33,8 @@ VICTIM = "alice"
 CLIENT_NAME = re.compile(r'<span class="client">(.*?)</span>', re.S)
 WARNING = re.compile(r'<h2 id="warning">(.*?)</h2>', re.S)
 SHOWN_CODE = re.compile(r'data-user-code="([^"]*)"')
+# The only thing between the attacker and the tokens is a person reading a page.
+CONDITION = "if the user reads the page and presses Deny"
 
 
 @dataclass(frozen=True)
@@ -94,37 +96,43 @@ def run(lab) -> dict:
     """Three device logins started by the attacker, each polled once: before the victim
     answers, after a Deny, after an Allow (whose tokens the lab revokes at once)."""
     waiting = attackers_device_login(lab)
-    pending = poll(lab, waiting)
     lab.say(f"set-up: the attacker starts a device login and sends the victim "
             f"{waiting['verification_uri_complete']}: user code {waiting['user_code']}")
-    denied_login = attackers_device_login(lab)
+    pending = poll(lab, waiting)
+    denied_login, approved_login = attackers_device_login(lab), attackers_device_login(lab)
+    lab.say(f"set-up: two more device logins, each with its own code: "
+            f"{denied_login['user_code']} (the victim presses Deny) and "
+            f"{approved_login['user_code']} (had the victim pressed Allow)")
     browser, consent = victim_reads_consent(denied_login)
     seen = consent_text(consent)
     victim_answers(browser, consent, allow=False)
     denied = poll(lab, denied_login)
-    approved_login = attackers_device_login(lab)
     browser, consent = victim_reads_consent(approved_login)
     victim_answers(browser, consent, allow=True)
     approved = poll(lab, approved_login)
     lab.say(f"had the victim pressed Allow: the attacker's poll gets HTTP {approved[0]}"
             f"{' and tokens for the victim (the lab revokes them now)' if approved[0] == 200 else ''}")
     revoke(lab, approved_login["client_id"], approved[1])
-    return {"device": denied_login, "consent": seen, "pending": pending, "denied": denied,
+    return {"waiting": waiting, "device": denied_login, "consent": seen, "pending": pending,
+            "denied": denied, "approved_device": approved_login,
             "approved": approved, "approved_client": approved_login["client_id"]}
 
 
 def story(seen: dict) -> list:
     """The lines of the card's "sent": the attacker's requests and the victim's clicks."""
-    device, consent = seen["device"], seen["consent"]
-    return [f"POST /oauth/device/code client_id={device['client_id']} → user_code "
-            f"{device['user_code']} (device_code {abbreviate(device['device_code'])} kept)",
-            f"to the victim: “please confirm your account at "
-            f"{device['verification_uri_complete']}”",
-            f"POST /oauth/token grant_type=device_code → HTTP {seen['pending'][0]} "
+    waiting, device, consent = seen["waiting"], seen["device"], seen["consent"]
+    return [f"three device logins, each with its own user code and polled once: "
+            f"{waiting['user_code']} (not answered yet), {device['user_code']} (denied), "
+            f"{seen['approved_device']['user_code']} (approved; the lab revokes its tokens)",
+            f"1 · POST /oauth/device/code client_id={waiting['client_id']} → user_code "
+            f"{waiting['user_code']} (device_code {abbreviate(waiting['device_code'])} kept)",
+            f"1 · to the victim: “please confirm your account at "
+            f"{waiting['verification_uri_complete']}”",
+            f"1 · POST /oauth/token grant_type=device_code → HTTP {seen['pending'][0]} "
             f"{seen['pending'][1].get('error')} (the victim has not answered yet)",
-            f"the victim's consent page: “{consent.warning}”, client "
-            f"“{consent.client_name}”, code {consent.user_code}; the victim presses Deny",
-            f"POST /oauth/token grant_type=device_code → HTTP {seen['denied'][0]} "
+            f"2 · the victim's consent page for {device['user_code']}: “{consent.warning}”, "
+            f"client “{consent.client_name}”, code {consent.user_code}; the victim presses Deny",
+            f"2 · POST /oauth/token grant_type=device_code → HTTP {seen['denied'][0]} "
             f"{seen['denied'][1].get('error')}"]
 
 

@@ -48,6 +48,24 @@ def pre_lines(lines, cls: str = "") -> Markup:
     return Markup('<pre class="wrap {}">{}</pre>').format(cls, "\n".join(str(x) for x in lines))
 
 
+def request_block(heads, params, cls: str = "url", names=(), request: str = "") -> Markup:
+    """A request as a learner reads it: its head lines, then one block per parameter with a
+    hanging indent, so a long value breaks inside itself instead of dropping whole to the
+    next line and leaving a blank one (the UI review at 360 px). Each block ends in a
+    newline, so that copying the text still gives one parameter a line."""
+    head = NOTHING.join(Markup('<span class="req-head">{}\n</span>').format(h) for h in heads)
+    names = list(names) or [""] * len(params)   # data-param: app.js marks an edited one
+    body = NOTHING.join(Markup('<span class="req-param"{}><span>{}</span>\n</span>').format(
+        attribute("data-param", n), p) for n, p in zip(names, params))
+    return Markup('<pre class="wrap request {}"{}>{}{}</pre>').format(
+        cls, attribute("data-request", request), head, body)
+
+
+def attribute(name: str, value: str) -> Markup:
+    """ name="value" (escaped), or nothing for an empty value."""
+    return Markup(' {}="{}"').format(name, value) if value else NOTHING
+
+
 def check_list(items) -> Markup:
     """items: (ok, text). A tick or a cross, with words for screen readers."""
     return Markup('<ul class="checks">{}</ul>').format(

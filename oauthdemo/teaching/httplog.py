@@ -67,12 +67,13 @@ class LoginLog:
     """One login's hops, oldest first; ``browser`` is the app's browser cookie that started it,
     ``server_browser`` the authorization server's cookie of the browser proven to be its own
     (the one whose code came back to the app's callback from ``browser``)."""
-    state: str
+    state: str                # the login's state (RFC 6749 §4.1.1): its flow tag
     browser: str
     created: float
     entries: list = field(default_factory=list)
     server_browser: str = ""
     omitted: int = 0          # hops past ENTRIES_MAX, counted, not kept
+    key: str = ""             # what it is filed under: its state, or with PAR its request_uri
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,20 @@ def authorization_request_key(params: dict) -> str:
     return params.get("request_uri", "")
 
 
+def pushed_state(calls: list, request_uri: str) -> str:
+    """RFC 9126 §2.1–2.2: the push carried the authorization request (state among it) and
+    its answer named the request_uri. The state of the push answered with this one ("" if
+    no such push was seen)."""
+    for call in calls:
+        try:
+            answer = json.loads(call.response_body)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(answer, dict) and answer.get("request_uri") == request_uri:
+            return query_params(call.request_body.decode("utf-8", "replace")).get("state", "")
+    return ""
+
+
 def sent_code(e: HttpExchange, code: str, state: str) -> bool:
     """Did this server hop redirect to the callback with this code and state?"""
     hop = read_hop(e)
@@ -137,7 +152,8 @@ class HttpLog:
         self.browsers = BoundedTable(BROWSERS_MAX)    # app browser id → latest state
         self.server_browsers = BoundedTable(BROWSERS_MAX)   # server browser id → latest state
         self.txns = BoundedTable(TXNS_MAX)            # server txn id → state
-        self.held = BoundedTable(LOGINS_MAX)          # state → [(server browser, hops)]
+        self.held = BoundedTable(LOGINS_MAX)          # key → [(server browser, hops)]
+        self.pushed = BoundedTable(LOGINS_MAX)        # state → request_uri (RFC 9126 pushes)
         self.waiting = BoundedTable(THREADS_MAX)      # thread → back-channel calls
         self.lock = threading.Lock()
 
@@ -145,6 +161,7 @@ class HttpLog:
         if not isinstance(event, HttpExchange):
             return
         with self.lock:
+            self.prune()
             if event.channel == "back":
                 self.wait_for_request(event)
             else:
@@ -161,7 +178,7 @@ class HttpLog:
         # thread that served someone else earlier left calls older than this request).
         made = [c for c in self.waiting.pop(e.thread, []) if c.started >= e.started]
         if e.actor == self.app_actor:
-            login = self.app_login(e, hop)
+            login = self.app_login(e, hop, made)
             if login is not None:
                 for entry in [e, *made]:
                     self.add(login, entry)
@@ -169,7 +186,7 @@ class HttpLog:
         elif e.actor == self.server_actor:
             self.server_hop(hop, [e, *made])
 
-    def app_login(self, e: HttpExchange, hop: Hop) -> LoginLog | None:
+    def app_login(self, e: HttpExchange, hop: Hop, made: list) -> LoginLog | None:
         browser = hop.cookies.get(self.browser_cookie, "")
         if not BROWSER_ID.fullmatch(browser):
             return None
@@ -178,13 +195,17 @@ class HttpLog:
             login = self.logins.get(key)
             if login is not None and same(login.browser, browser):
                 return login
-            return self.start(key, browser, e.started) if login is None else None
+            if login is not None:
+                return None
+            pushed = "code_challenge" not in hop.location    # RFC 9126 §4: request_uri only
+            return self.start(key, browser, e.started,
+                              pushed_state(made, key) if pushed else key)
         if hop.path.startswith(TEACHING_PATHS):
             return None
         if hop.path == "/logout" and e.method == "POST" and e.status == 303:
             self.drop(browser)    # logged out: the log holds tokens, which end with the session
             return None
-        login = self.logins.get(hop.query.get("state", ""))
+        login = self.logins.get(self.key_of(hop.query.get("state", "")))
         if login is not None and same(login.browser, browser):
             return login                  # a callback of one of this browser's logins
         return self.latest(browser)
@@ -213,7 +234,7 @@ class HttpLog:
         on the redirect back, else its txn, else this browser's latest state there."""
         txn = hop.query.get("txn") or hop.location.get("txn") or ""
         state = (authorization_request_key(hop.query) if hop.path == "/authorize"
-                 else hop.location.get("state", ""))
+                 else self.key_of(hop.location.get("state", "")))
         key = state if state in self.logins else (self.txns.get(txn, "") or
                                                   self.server_browsers.get(browser, ""))
         if key:
@@ -233,10 +254,12 @@ class HttpLog:
             return
         if login.server_browser:
             return
-        held = self.held.pop(login.state, [])
+        held = self.held.pop(login.key, [])
         owner = next((browser for browser, entries in held
                       if sent_code(entries[0], code, state)), "")
-        if not owner:
+        if not owner:   # not this login's code after all: the hops stay held (finding 5)
+            if held:
+                self.held.put(login.key, held)
             return
         login.server_browser = owner
         for browser, entries in held:
@@ -244,12 +267,21 @@ class HttpLog:
                 for entry in entries:
                     self.add(login, entry)
 
-    def start(self, state: str, browser: str, now: float) -> LoginLog:
-        login = LoginLog(state, browser, now)
-        self.logins.put(state, login)
+    def start(self, key: str, browser: str, now: float, state: str) -> LoginLog:
+        """A new login, filed under ``key``. With PAR (RFC 9126) the redirect carries only
+        a request_uri; the state is in the push the app made while answering (review 2,
+        finding 5): the callback, which carries only the state, finds the login by it."""
+        if state and state != key:
+            self.pushed.put(state, key)
+        login = LoginLog(state, browser, now, key=key)
+        self.logins.put(key, login)
         self.browsers.pop(browser, None)          # the newest browser stays longest
-        self.browsers.put(browser, state)
+        self.browsers.put(browser, key)
         return login
+
+    def key_of(self, state: str) -> str:
+        """The key a login's state is filed under (its request_uri, if it was pushed)."""
+        return self.pushed.get(state, state)
 
     def add(self, login: LoginLog, e: HttpExchange):
         if len(login.entries) >= ENTRIES_MAX:
@@ -274,7 +306,7 @@ class HttpLog:
                 return None
             entries = sorted(login.entries, key=lambda e: e.started)
             return LoginLog(login.state, login.browser, login.created, entries,
-                            login.server_browser, login.omitted)
+                            login.server_browser, login.omitted, login.key)
 
     def forget(self, browser: str):
         """On logout: the log holds tokens, and they must not outlive the session."""
@@ -282,10 +314,27 @@ class HttpLog:
             self.drop(browser)
 
     def drop(self, browser: str):
-        state = self.browsers.pop(browser, None)
-        if state is not None:
-            self.logins.pop(state, None)
-            self.held.pop(state, None)
+        """Every login this browser started, not only its latest (review 2, finding 7)."""
+        self.browsers.pop(browser, None)
+        for key in [key for key, login in self.logins.items() if same(login.browser, browser)]:
+            self.forget_login(key)
+
+    def prune(self):
+        """LOG_TTL on every write, not only when read: the hops hold tokens, and they are
+        kept no longer than a session lives, read or not (review 2, finding 7). Logins are
+        filed oldest first."""
+        now = self.clock()
+        while self.logins:
+            key, login = next(iter(self.logins.items()))
+            if now - login.created <= LOG_TTL:
+                return
+            self.forget_login(key)
+
+    def forget_login(self, key: str):
+        login = self.logins.pop(key)
+        self.held.pop(key, None)
+        if self.pushed.get(login.state) == key:
+            self.pushed.pop(login.state, None)
 
 
 # == Masking: what a page or a HAR file shows of each value ===================================
@@ -486,7 +535,7 @@ def har_download(log: HttpLog, browser: str, reveal: str) -> Response:
 
 def har_filename(login: LoginLog, reveal: bool) -> str:
     """oauth-login-<flow>.har: only characters a Content-Disposition carries as they are."""
-    flow = re.sub(r"[^A-Za-z0-9_-]", "", login.state[:6])
+    flow = re.sub(r"[^A-Za-z0-9_-]", "", login.state[:6]) or "pushed"
     return f"oauth-login-{flow}{'-revealed' if reveal else ''}.har"
 
 

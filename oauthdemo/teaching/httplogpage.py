@@ -16,10 +16,18 @@ from oauthdemo.web.html import Markup, partial
 
 FORM = "application/x-www-form-urlencoded"
 # The step a hop belongs to, by who answered it and where: (actor kind, path) → Step.
-APP_PATHS = {"/login": Step.LOGIN, "/callback": Step.CALLBACK,
+# The app's "/" after the callback's 303 is the page that says "you are logged in", drawn
+# after Step 9's checks: filed there on every login, whether or not the JWKS was fetched.
+APP_PATHS = {"/login": Step.LOGIN, "/callback": Step.CALLBACK, "/": Step.ID_TOKEN,
              "/api/protected": Step.PROTECTED_API, "/api/protected/view": Step.PROTECTED_API}
-SERVER_PATHS = {"/authorize": Step.CHALLENGE_STORED, "/authorize/login": Step.AUTHENTICATION,
+# The browser's GET /authorize is Step 3, as the diagram draws it (the redirect followed);
+# the server's handling of it is Step 4, said on the hop (HOP_NOTES).
+SERVER_PATHS = {"/authorize": Step.REDIRECT, "/authorize/login": Step.AUTHENTICATION,
                 "/authorize/consent": Step.AUTHENTICATION}
+HOP_NOTES = {"/authorize": f"the server's handling of it is {Step.CHALLENGE_STORED.label}"}
+# A page's own files (its stylesheet and script) are not steps of the login: folded into
+# one collapsed "page assets" line per step (web.httpkit serves them from here).
+ASSET_PREFIX = "/static/"
 
 
 def back_channel_step(e) -> Step | None:
@@ -79,16 +87,44 @@ def http_log_section(login: LoginLog | None, app_actor: str) -> Markup:
     groups = grouped(login, app_actor)
     steps = Markup("").join(
         partial("http_step.html", id=group_id, label=step.label, title=step.title,
-                hops=Markup("").join(hop(e, app_actor) for e in hops))
+                hops=step_hops(hops, app_actor))
         for (step, hops), group_id in zip(groups, group_ids(groups)))
     omitted = (f"{login.omitted} later hops were not kept (a log keeps the first "
                f"{len(login.entries)})." if login.omitted else "")
     return partial("http_log.html", flow=f"flow {login.state[:6]}", steps=steps, omitted=omitted)
 
 
+def is_asset(e) -> bool:
+    return e.channel != "back" and urllib.parse.urlsplit(e.url).path.startswith(ASSET_PREFIX)
+
+
+def step_hops(hops: list, app_actor: str) -> Markup:
+    """A step's hops in time order; its page assets folded into one collapsed line, where
+    the first of them came."""
+    assets = [e for e in hops if is_asset(e)]
+    shown, folded = [], False
+    for e in hops:
+        if not is_asset(e):
+            shown.append(hop(e, app_actor))
+        elif not folded:
+            shown.append(assets_line(assets, app_actor))
+            folded = True
+    return Markup("").join(shown)
+
+
+def assets_line(assets: list, app_actor: str) -> Markup:
+    names = ", ".join(urllib.parse.urlsplit(e.url).path.rsplit("/", 1)[-1] for e in assets)
+    return partial("http_assets.html", count=len(assets), names=names,
+                   hops=Markup("").join(hop(e, app_actor) for e in assets))
+
+
 def hop(e, app_actor: str) -> Markup:
     masker = masker_for(e, app_actor)
+    path = urllib.parse.urlsplit(e.url).path
+    note = HOP_NOTES.get(path, "") if e.actor != app_actor and e.channel != "back" else ""
     return partial("http_hop.html", channel=e.channel, status=e.status, method=e.method,
+                   note=Markup(' · <span class="hop-note" data-hop-note="{}">{}</span>').format(
+                       path, note) if note else Markup(""),
                    url=urllib.parse.unquote_plus(masker.url(e.url)), who=who(e, app_actor),
                    took=f"{e.duration * 1000:.1f} ms",
                    request_headers=header_rows(masker.headers(e.request_headers)),

@@ -121,7 +121,14 @@ def verdict_html(result: dict) -> Markup:
     how = " · refused by " + refuser(resp) if resp.get("raised") else ""
     how += " · a redirect, the error in its query" if resp.get("location") else ""
     return partial("lab_verdict_rejected.html", error=result["error"], status=resp.get("status"),
-                   raised=how)
+                   raised=how, condition=condition_html(result.get("condition")))
+
+
+def condition_html(condition: str | None) -> Markup:
+    """A defence that holds only if a person acts (attack m: the user reads and denies)."""
+    if not condition:
+        return NOTHING
+    return Markup('<span class="condition" data-condition="yes">, {}</span>').format(condition)
 
 
 def refuser(resp: dict) -> str:

@@ -337,8 +337,15 @@ def result_html(result: dict | None) -> Markup:
     if not result["ran"]:
         return partial("mistake_not_run.html", why=result["why"])
     body = json.dumps(result["body"], indent=2, ensure_ascii=False)
+    # A 303 has no body: the error rides in the redirect's query (RFC 6749 §4.1.2.1).
+    in_query = 300 <= result["status"] < 400
     return partial("mistake_result.html", error=result["body"].get("error", ""),
                    status=result["status"], request=result["request"],
+                   answer_in="query" if in_query else "body",
+                   how=f"HTTP {result['status']}" + (", error in the redirect's query"
+                                                    if in_query else ""),
+                   answer_label="The redirect's query, as JSON" if in_query
+                   else "The server's answer (JSON body)",
                    sent=pre_lines(result["sent"]), answer=pre_lines([body], "response"),
                    forensic=forensics.forensic_html(result["diagnosis"]))
 

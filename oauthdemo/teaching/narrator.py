@@ -51,6 +51,8 @@ HANG = 2                  # a continuation line's extra indent
 # A word, kept whole with a reference's item number ("§3.1.3.7 (11)", "RFC 9207"), so a
 # wrapped line never starts with a lone "(11)" or "9207".
 WORDS = re.compile(r"(\s*)((?:RFC \d+|\S+)(?: \(\d+\))?)")
+# Header tags that name no login's flow, printed as they are (never as "flow …").
+NOT_A_FLOW = ("attack ", "Bearer token")
 
 
 def cells(text: str) -> int:
@@ -249,8 +251,9 @@ class Narrator:
     def _heading(self, label: str, title: str, flow: str = ""):
         """A chapter heading ruled to the width: ── Step 2 of 10 · The PKCE secrets ── flow 9c1e
         A title too long is cut (…), never the step or the flow tag. A header of the attack
-        lab's that belongs to no login carries the attack's tag instead ("attack d")."""
-        tag = f" {flow}" if flow.startswith("attack ") else f" flow {flow}" if flow else ""
+        lab's that belongs to no login carries the attack's tag instead ("attack d"); a call
+        with a Bearer token and no session says so ("Bearer token, no session")."""
+        tag = f" {flow}" if flow.startswith(NOT_A_FLOW) else f" flow {flow}" if flow else ""
         width = min(self.width, HEADING_MAX)
         head = f"── {label} · "
         room = width - cells(head + tag) - 3          # " ──" at least after the title

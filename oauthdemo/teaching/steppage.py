@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
+from oauthdemo.teaching.fragments import request_block
 from oauthdemo.web.html import Markup, partial
 from oauthdemo.web.httpkit import Response, render
 
@@ -56,7 +57,8 @@ LEDES = {
              "the code and the verifier, server to server. Edit and send.",
     "api": "The tokens are on the server; your browser holds only a session cookie. Your "
            "app is about to call the protected API with the access token.",
-    "done": "You stepped through the whole login. See it drawn, or call the API again.",
+    "done": "You stepped through the whole login. See it drawn, or call the protected API "
+            "again with the tokens your app now holds.",
 }
 # After a refusal: what resending can do at each pause.
 RETRY_NOTES = {
@@ -83,19 +85,23 @@ def field_row(name: str, value: str, *, editable: bool = True, help_key: str = "
                    rfc=rfc, rfc_url=url)
 
 
-def request_preview(pause: str, target: str, values: dict) -> str:
-    """The exact request, as a text block: secrets abbreviated (the inputs reveal them)."""
+def request_preview(pause: str, target: str, values: dict) -> Markup:
+    """The exact request, one block per parameter: secrets abbreviated (the inputs reveal
+    them); app.js marks a parameter "(edited)" once its field no longer holds this value."""
     shown = {k: (abbreviate(v) if k in SECRET_FIELDS else v) for k, v in values.items()}
     if pause == "authorize":
-        query = "\n  &".join(f"{k}={v}" for k, v in shown.items() if v)
-        return f"GET {target}?\n  {query}"
+        names = [k for k, v in shown.items() if v]
+        params = [("?" if i == 0 else "&") + f"{k}={shown[k]}" for i, k in enumerate(names)]
+        return request_block([f"GET {target}"], params, names=names, request=pause)
     if pause == "token":
-        body = "\n  &".join(f"{k}={v}" for k, v in shown.items())
-        return (f"POST {target}\nContent-Type: application/x-www-form-urlencoded\n\n"
-                f"  grant_type=authorization_code\n  &{body}")
+        names = ["grant_type"] + list(shown)
+        params = ["grant_type=authorization_code"] + [f"&{k}={v}" for k, v in shown.items()]
+        return request_block([f"POST {target}", "Content-Type: application/x-www-form-urlencoded",
+                              ""], params, names=names, request=pause)
     bearer = shown.get("bearer")
-    return f"GET {target}\n" + (f"Authorization: Bearer {bearer}" if bearer else
-                                "(no Authorization header)")
+    return request_block([f"GET {target}"], [f"Authorization: Bearer {bearer}" if bearer else
+                                             "(no Authorization header)"],
+                         names=["bearer"], request=pause)
 
 
 def answer_card(answer, diagnosis, expired: bool, pause: str) -> Markup:
@@ -121,11 +127,14 @@ def pause_page(pause: str, *, target: str, rows, values: dict, form_token: str,
     form = Markup("") if pause == "done" or expired else partial(
         "step_form.html", pause=pause, form_token=form_token,
         rows=Markup("").join(rows))
-    preview = "" if pause == "done" else request_preview(pause, target, values)
+    # Finished: no request is about to go, so no empty card (the UI review: it was a Tab
+    # stop with nothing in it); the page offers the API call its lede speaks of instead.
+    request = partial("step_done_links.html") if pause == "done" else partial(
+        "step_request.html", preview=request_preview(pause, target, values), form=form)
     return render("step.html", title=f"Step through: {heading}", pause=pause,
                   where=f"{step.label} waits for you" if pause != "done" else "finished",
-                  heading=heading, lede=LEDES[pause], preview=preview,
-                  answer=answer_card(answer, diagnosis, expired, pause), form=form)
+                  heading=heading, lede=LEDES[pause], request=request,
+                  answer=answer_card(answer, diagnosis, expired, pause))
 
 
 def nothing_to_step() -> Response:

@@ -276,6 +276,18 @@ def header_fields_safe(fields: list) -> bool:
                and HEADER_VALUE.fullmatch(value) for name, value in fields)
 
 
+def check_utf8(data) -> None:
+    """RFC 8259 §8.1: JSON text is UTF-8. A "\\ud800" escape parses to a lone surrogate,
+    which no UTF-8 can carry: refuse it here, not with a 500 when a handler encodes it."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InvalidRequest("The JSON body has a string that is not valid Unicode "
+                             "(a lone surrogate escape such as \\ud800).") from err
+    except RecursionError as err:
+        raise InvalidRequest(JSON_TOO_DEEP) from err
+
+
 class Request:
     """One parsed request: what a route function receives."""
 
@@ -333,6 +345,7 @@ class Request:
             raise InvalidRequest(JSON_TOO_DEEP) from err
         if not isinstance(data, dict):
             raise InvalidRequest("The JSON body must be an object.")
+        check_utf8(data)
         return data
 
     def form_or_json(self) -> dict:

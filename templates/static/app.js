@@ -254,8 +254,36 @@
     button.copyTimer = window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
   }
 
+  // == The step-through: a field no longer holding the value your app built says so =========
+  // The masked value and the request preview show what the app built; the edit is marked
+  // "(edited)" beside the field and on the preview's line (the UI review: it looked unchanged).
+  function setUpStepFields() {
+    document.addEventListener("input", function (event) {
+      var input = event.target;
+      if (!input.matches || !input.matches("input.step-input")) return;
+      var name = input.name.replace(/^p_/, ""), edited = input.value !== input.defaultValue;
+      var mark = document.getElementById("e-" + name);
+      if (mark) mark.hidden = !edited;
+      var line = document.querySelector("pre[data-request] [data-param=\"" + CSS.escape(name) + "\"]");
+      if (line) line.toggleAttribute("data-edited", edited);
+    });
+  }
+
+  // Arriving at a #fragment (a mistake just run, the restored form): focus lands there, so
+  // a keyboard or screen-reader user starts at the result, like the attack lab's.
+  function focusOnArrival() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (!target) return;
+    var to = target.matches("[data-arrive]") ? target : target.querySelector("[data-arrive]");
+    if (to) showFocus(to);
+  }
+
   setUpWalkthrough();
   setUpAttackLab();
+  setUpStepFields();
   var main = document.getElementById("main");
   if (main) { setUpCopyButtons(main); focusableScrollers(main); }
+  // After the browser's own scroll to the fragment (Chrome clears focus when its target is
+  // not focusable itself): on load, then once more.
+  window.addEventListener("load", function () { window.setTimeout(focusOnArrival, 0); });
 })();
