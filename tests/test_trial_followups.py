@@ -99,6 +99,17 @@ class TrialStartup(unittest.TestCase):
             running.stop()
 
 
+class NarratorCells(unittest.TestCase):
+    def test_cells_counts_columns_with_and_without_the_ascii_fast_path(self):
+        """The narrator wraps by terminal columns: ASCII one each, an East Asian wide
+        character two, a combining accent none (the fast path must not change a count)."""
+        from oauthdemo.teaching.narrator import cells
+        self.assertEqual(cells("state=abc"), 9)
+        self.assertEqual(cells("ID トークン"), 3 + 2 * 4)
+        self.assertEqual(cells("e\u0301t\u00e9"), 3)
+        self.assertEqual(cells("── ✔ │ …"), 8)
+
+
 class TrialButtons(unittest.TestCase):
     def test_trial_no_button_promises_a_password_the_page_never_asks(self):
         for user in DEMO_USERS.values():

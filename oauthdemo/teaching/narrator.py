@@ -16,6 +16,7 @@ and claims) is shown one member per line.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -55,10 +56,17 @@ WORDS = re.compile(r"(\s*)((?:RFC \d+|\S+)(?: \(\d+\))?)")
 NOT_A_FLOW = ("attack ", "Bearer token")
 
 
+@functools.lru_cache(maxsize=1024)
+def char_cells(ch: str) -> int:
+    """Columns one character takes: wide (East Asian) two, combining none, the rest one."""
+    return (0 if unicodedata.combining(ch) else
+            2 if unicodedata.east_asian_width(ch) in "WF" else 1)
+
+
 def cells(text: str) -> int:
-    """Columns a printable text takes: wide (East Asian) characters two, combining ones none."""
-    return sum(0 if unicodedata.combining(ch) else
-               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Columns a printable text takes. It runs for every word the narrator wraps, inside
+    each request's thread: ASCII (most of the story) is counted at once."""
+    return len(text) if text.isascii() else sum(map(char_cells, text))
 
 
 def cut(text: str, columns: int) -> tuple:
