@@ -35,7 +35,8 @@ EXPECTED_ERRORS = {"a": "invalid_request", "b": "invalid_grant", "c": "invalid_g
                    "d": "invalid_state", "e": "invalid_grant", "f": "invalid_request",
                    "g": "invalid_token", "h": "invalid_token", "i": "invalid_token",
                    "j": "invalid_token", "k": "invalid_token",
-                   "l": "tampered parameters ignored", "m": "access_denied"}
+                   "l": "tampered parameters ignored", "m": "access_denied",
+                   "n": "invalid_issuer"}
 # CSP violations are DOM events, not console messages: report each one to the test.
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", function (e) {

@@ -1,4 +1,4 @@
-"""The attack lab: thirteen attacks on the logins, each run for real, each stopped by one rule.
+"""The attack lab: fourteen attacks on the logins, each run for real, each stopped by one rule.
 
 RFC 7636 §4.4.1, §4.5, §4.6 (PKCE), RFC 6749 §4.1.2, §4.1.3 and §10.12 (single-use
 codes, the redirect_uri binding, CSRF), OpenID Connect Core 1.0 §3.1.3.7 and RFC 8725
@@ -26,6 +26,10 @@ the app, bound to the app's challenge.
 Attack (m) is device-code phishing (RFC 8628 §5.4, ``teaching.device_attack``): the
 attacker's device login, the victim's browser at /activate; only the consent page's words
 stand between them, so the card shows both answers the victim can give.
+
+Attack (n) is a mix-up at the callback (RFC 9207 §2.4, ``teaching.mixup_attack``): the lab's
+own real login, its callback's iss changed to another issuer, delivered from the browser the
+state was issued to; the app's Step 6 check refuses it.
 
 Attacks (a), (b), (c) and (e) need an authorization code nobody has redeemed yet. On
 the embedded server the lab gets one by driving a login itself with
@@ -58,13 +62,13 @@ from oauthdemo.core.events import AttackStarted, EventBus
 from oauthdemo.core.steps import Step
 from oauthdemo.core.jose import b64url_encode, decode_unverified
 from oauthdemo.core.text import abbreviate, mask_secret
-from oauthdemo.client.oidc import CLAIM_WHY, OIDCClient
+from oauthdemo.client.oidc import CALLBACK_ISS_WHY, CLAIM_WHY, OIDCClient
 from oauthdemo.client.pending import AuthRequest
 from oauthdemo.client.transport import http_json
 from oauthdemo.core.tables import BoundedTable
 from oauthdemo.client.useragent import LoginFailed, ScriptedBrowser
 from oauthdemo.client import par as client_par
-from oauthdemo.teaching import device_attack, par_attack
+from oauthdemo.teaching import device_attack, mixup_attack, par_attack
 
 INTERCEPT_FLAG = "attack-lab"      # /login?intercept=attack-lab keeps that login's code
 FORM_PURPOSE = "attack-lab"        # what the lab's form tokens are for
@@ -76,6 +80,8 @@ LAB_COOKIE_AGE = 3600              # the lab page keeps its browser id this long
 # A claim attack's card and console say why that claim is checked, as a sentence around the
 # console's own clause (CLAIM_WHY).
 WHY_SENTENCE = "The app checks {claim} so that every ID token it believes is {why}."
+# Attack (n)'s card and console say why the callback's iss is checked, in the console's words.
+ISS_WHY = f"iss in the callback: {CALLBACK_ISS_WHY[0].upper()}{CALLBACK_ISS_WHY[1:]}."
 ACTOR = "attacker"                 # who speaks in the console while the lab runs
 ATTACKER_REDIRECT = "https://attacker.example/callback"
 # The CLI's loopback callback, on a port as its one-shot server would pick one (RFC 8252 §7.3:
@@ -268,6 +274,21 @@ ATTACKS = OrderedDict((a.letter, a) for a in (
         "The authorization server SHOULD tell the user that they are authorizing a device and "
         "confirm it is the device they hold, so that a code sent by someone else is refused.",
         "RFC 8628 §5.4", RFC + "rfc8628#section-5.4"),
+    AttackSpec(
+        "n", "A callback from another issuer (mix-up)",
+        "Callback from another issuer",
+        "A mix-up: a client that logs in at several providers is told that the callback came "
+        "from a server other than the one the user was sent to, and would send the code to "
+        "that server's token endpoint. The lab runs a real login, keeps its callback's valid "
+        f"state and real code, and changes only iss to {mixup_attack.OTHER_ISSUER}; the "
+        "browser the state was issued to delivers it to the app's /callback.",
+        "Each login remembers the issuer it sent the user to. The provider says in its "
+        "discovery document that it always sends iss, and the app accepts a callback only if "
+        "its iss is exactly that issuer: another iss means another server answered.",
+        "your app's iss check (Step 6)",
+        "The client MUST compare the iss in the authorization response with the issuer it "
+        "sent the request to, by simple string comparison, and MUST reject the response if "
+        "they differ.", "RFC 9207 §2.4", RFC + "rfc9207#section-2.4"),
 ))
 
 
@@ -413,6 +434,20 @@ class AttackLab:
         if pending:
             self.app.pending.add(req)
         try:
+            params = self.callback_of(req, user)
+        except DemoError:   # a login that never reached its callback leaves no state pending
+            self.app.pending.discard(req.state, browser_id)
+            raise
+        req.trace["callback"] = params
+        self.say(f"set-up: logs in as {user} (Steps 2–5 as usual, not repeated here) and "
+                 f"intercepts the redirect to {req.redirect_uri}: code "
+                 f"{abbreviate(params['code'])}, never seen by the app")
+        return StolenCode(params["code"], req, f"a login the lab ran as {user}",
+                          self.app.clock())
+
+    def callback_of(self, req: AuthRequest, user: str) -> dict:
+        """The login at the embedded server, as ``user``: its callback's parameters."""
+        try:
             with self.quiet_at_server(req):
                 callback = ScriptedBrowser().login_at_provider(req.url, user=user)
         except OSError as err:      # URLError and timeouts: the server is not answering
@@ -423,12 +458,7 @@ class AttackLab:
         if not params.get("code"):
             raise ProviderBadResponse("The lab's scripted login came back without a code: "
                                       f"{params.get('error', 'no error either')}.")
-        req.trace["callback"] = params
-        self.say(f"set-up: logs in as {user} (Steps 2–5 as usual, not repeated here) and "
-                 f"intercepts the redirect to {req.redirect_uri}: code "
-                 f"{abbreviate(params['code'])}, never seen by the app")
-        return StolenCode(params["code"], req, f"a login the lab ran as {user}",
-                          self.app.clock())
+        return params
 
     def real_id_token(self, browser: str, tokens: dict | None) -> tuple:
         """(id_token, where it came from), or (None, why not)."""
@@ -527,9 +557,11 @@ def attack_forged_callback(lab: AttackLab, *, browser: str = "", tokens: dict | 
     sent += [f"{k}={v}" for k, v in shown_fields(params).items()]
     tried = (f"Make this browser deliver the attacker's callback ({how}) to the app's "
              "/callback, with a state this browser never received.")
+    app = checker(lab, spec.letter)
     try:
-        checker(lab, spec.letter).complete(params, lab.app.pending, browser)
-    except DemoError as err:
+        app.complete(params, lab.app.pending, browser)
+    except DemoError as err:   # the app's own refusal, under its Step 6 header
+        app_refuses(app, f"state {params['state'][:10]}…", err)
         return outcome(spec, tried, sent, raised("OIDCClient.complete (the app's /callback)", err))
     return accepted(spec, tried, sent, "OIDCClient.complete (the app's /callback)")
 
@@ -675,12 +707,36 @@ def attack_device_code_phishing(lab: AttackLab, *, browser: str = "",
     return result
 
 
+def attack_mixup_callback(lab: AttackLab, *, browser: str = "",
+                          tokens: dict | None = None) -> dict:
+    spec = ATTACKS["n"]
+    if mixup_attack.why_not(lab):
+        return not_run(spec, mixup_attack.why_not(lab))
+    params, real, lab_browser = mixup_attack.forged_callback(lab, VICTIM_USER)
+    lab.say(f"changes only the callback's iss: {real} → {mixup_attack.OTHER_ISSUER}; state "
+            "and code stay as the server sent them")
+    sent = [f"GET {lab.redirect_uri}?…  (from the browser the state was issued to)"]
+    sent += [f"{k}={v}" for k, v in shown_fields(params).items()]
+    tried = ("Deliver this browser's own callback (a real login's valid state and code) to "
+             f"the app's /callback with iss changed to {mixup_attack.OTHER_ISSUER}.")
+    call = "OIDCClient.check_callback (the app's /callback)"
+    app = checker(lab, spec.letter)
+    err = mixup_attack.deliver(app, lab, params, lab_browser)
+    if err is None:
+        result = accepted(spec, tried, sent, call)
+    else:   # the app's own refusal, under its Step 6 header
+        app_refuses(app, "the callback", err)
+        result = outcome(spec, tried, sent, raised(call, err))
+    result["why"] = ISS_WHY
+    return result
+
+
 RUNNERS = {"a": attack_stolen_code_without_verifier, "b": attack_stolen_code_wrong_verifier,
            "c": attack_code_replay, "d": attack_forged_callback, "e": attack_redirect_uri_swap,
            "f": attack_pkce_downgrade, "g": attack_tampered_id_token, "h": attack_alg_none,
            "i": attack_other_apps_id_token, "j": attack_earlier_id_token,
            "k": attack_expired_id_token, "l": attack_tampered_pushed_request,
-           "m": attack_device_code_phishing}
+           "m": attack_device_code_phishing, "n": attack_mixup_callback}
 
 
 # == the attacks' moving parts ==================================================================
@@ -833,13 +889,18 @@ def claim_attack(lab: AttackLab, spec: AttackSpec, token: str, nonce: str | None
     try:
         app.validate_id_token(token, nonce)
     except DemoError as err:   # the app's own refusal, under its Step 9 header
-        app.events.check(app.actor, f"refuses the ID token: {err.description}", ok=False)
+        app_refuses(app, "the ID token", err)
         result = outcome(spec, tried, sent, raised(call, err))
     else:
         result = accepted(spec, tried, sent, call)
     why = WHY_SENTENCE.format(claim=spec.claim, why=CLAIM_WHY[spec.claim])
     result["why"] = f"{spec.claim}: {why}"
     return result
+
+
+def app_refuses(app: OIDCClient, what: str, err: DemoError):
+    """The app's own refusal line, under the header its check opened (one ✘, the app's)."""
+    app.events.check(app.actor, f"refuses {what}: {err.description}", ok=False)
 
 
 def other_apps_id_token(lab: AttackLab) -> tuple:
@@ -880,7 +941,9 @@ class AttackBus(EventBus):
         self.inner.emit(event)
 
     def step(self, actor: str, step: Step, *, flow: str | None = "", context: str = ""):
-        self.inner.step(actor, step, flow=flow or self.tag, context=context)
+        # Even a login's own flow (attack n's callback is the lab's login): the lab's set-up
+        # was never narrated as a flow, so its header is the attack's.
+        self.inner.step(actor, step, flow=self.tag, context=context)
 
 
 def checker(lab: AttackLab, letter: str, clock=None) -> OIDCClient:
