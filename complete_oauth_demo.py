@@ -62,8 +62,8 @@ LOGOUT_FORM = "logout"               # the purpose of the logout form's token (c
 STEP_LIST = Markup("").join(Markup('<li><span class="step-label">{}</span> {}</li>').format(
     step.label, step.title) for step in THE_TEN)
 LOGGED_OUT_COOKIE = "demo_logged_out"   # set by POST /logout: the page it ends on says so
-API_VIEW = "/api/protected/view"
-NO_SESSION_TAG = "Bearer token, no session"   # Step 10 for curl or a lab: no login's flow     # Step 10's answer as a page, for a browser
+API_VIEW = "/api/protected/view"   # Step 10's answer as a page, for a browser
+NO_SESSION_TAG = "Bearer token, no session"   # Step 10 for curl or a lab: no login's flow
 
 API_CHECK_WORDS = {"local_jwt": "checked locally",
                    "authorization_server": "asked the authorization server"}
@@ -144,7 +144,6 @@ class DemoApp:
         self.http_log = self.events.subscribe(HttpLog(   # every hop of it, both channels
             app_actor=APP, browser_cookie=BROWSER_COOKIE, server_actor=AS_ACTOR,
             server_cookie=AS_BROWSER_COOKIE, clock=clock))
-        client.transport.report_to(self.events)             # the back channel, as sent
         self.used_states = forensics.UsedStates()   # finished logins' states: a stale tab
         self.forms = FormTokens()                            # CSRF tokens of our forms
         self._lab = None                                     # the attack lab: see lab

@@ -24,6 +24,7 @@ from oauthdemo.core.text import mask_secret
 from oauthdemo.core.events import EventBus
 from oauthdemo.teaching.narrator import Narrator
 from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.transport import Transport
 from oauthdemo.settings import Provider, Settings
 
 KEY_START_DELAY = 0.5     # seconds; see start_key_later()
@@ -68,7 +69,8 @@ def start_demo(cfg: Settings, *, app_cls, handler_cls, narrator=None, clock=time
                 keys = SigningKeyStore(cache_dir=paths.user_cache_dir())   # started below
             auth, auth_server = authserver.start_embedded(cfg, events, clock, keys)
             provider = embedded_provider(cfg.provider, auth, app_server)
-        client = OIDCClient.discover(provider, events=events, clock=clock)
+        client = OIDCClient.discover(provider, events=events, clock=clock,   # every back-
+                                     transport=Transport(events=events))  # channel call told
     except BaseException:
         stop_servers(app_server, auth_server)
         raise

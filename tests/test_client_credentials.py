@@ -74,8 +74,9 @@ class TestClientCredentials(unittest.TestCase):
         self.assertEqual(body["error"], "unauthorized_client")
 
     def test_client_credentials_only_the_registered_audience(self):
+        # RFC 8707 §2, as at /authorize and the device grant (was access_denied here)
         status, body = self.post(self.service(audience="https://elsewhere.example/api"))
-        self.assertEqual(body["error"], "access_denied")
+        self.assertEqual((status, body["error"]), (400, "invalid_target"))
         status, body = self.post(self.service(scope="openid"))
         self.assertEqual(body["error"], "invalid_scope")
 

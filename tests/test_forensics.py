@@ -80,6 +80,22 @@ class EmbeddedTruth(unittest.TestCase):
         self.assertEqual((body["error"], found.rule), ("invalid_grant", "redirect_uri.host"))
         self.assertTrue(found.certain)
 
+    def test_finding6_cli_loopback_on_another_port_is_not_a_redirect_mistake(self):
+        """RFC 8252 §7.3: the CLI's loopback redirect may take any port; the server's own
+        check (Client.accepts_redirect) passes it, so no redirect_uri rule may fire."""
+        first, now = "http://127.0.0.1:8400/callback", "http://127.0.0.1:54321/callback"
+        truth = self.auth.inspect.truth(client_id="demo-cli", redirect_uri=now)
+        self.assertTrue(truth.redirect_uri_accepted)
+        sent = {"redirect_uri": now, "registered_redirect_uri": first}
+        self.assertEqual(forensics.diagnose(sent, {"error": "invalid_request"}, truth).rule,
+                         "unexplained")
+        wrong = "http://127.0.0.1:8400/cb"   # a path it was never registered for
+        truth = self.auth.inspect.truth(client_id="demo-cli", redirect_uri=wrong)
+        self.assertFalse(truth.redirect_uri_accepted)
+        self.assertEqual(forensics.diagnose({**sent, "redirect_uri": wrong},
+                                            {"error": "invalid_request"}, truth).rule,
+                         "redirect_uri.path")
+
     def test_rule_code_redeemed_twice(self):
         req, code = self.gallery.set_up_login()
         _, _, first, _ = self.redeem({}, req, code)

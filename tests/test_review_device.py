@@ -149,7 +149,7 @@ class TestFinding8DeviceEndpointErrors(DeviceGrantCase):
 
     def test_finding8_user_code_collision_is_drawn_again_then_503(self):
         device = self.running.auth.device
-        codes = iter(["BCDFGHJK", "BCDFGHJK", "BCDFGHJL"])
+        codes, drawn = iter(["BCDFGHJK", "BCDFGHJK", "BCDFGHJL"]), device.new_user_code
         device.new_user_code = lambda: next(codes)
         try:
             self.assertEqual(self.start()["user_code"], "BCDF-GHJK")
@@ -159,7 +159,7 @@ class TestFinding8DeviceEndpointErrors(DeviceGrantCase):
                                                             "scope": "openid"})
             self.assertEqual((status, body["error"]), (503, "temporarily_unavailable"))
         finally:
-            del device.new_user_code
+            device.new_user_code = drawn
 
 
 class TestFinding11ActivateCsrf(DeviceGrantCase):

@@ -194,3 +194,23 @@ class ReviewEndToEnd(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Finding4OneSecretTable(unittest.TestCase):
+    """Code-quality finding 4: one table of secret names and one mask (core.text), used by
+    the HTTP log and the device history, at least as strict as each was alone."""
+
+    def test_finding4_http_log_masks_any_token_name_and_device_history_every_secret(self):
+        from oauthdemo.server.device import masked_answer
+        value = "s3cr3t-" + "x" * 30
+        masker = Masker()
+        for name in ("access_token", "subject_token", "device_code", "code_verifier"):
+            self.assertNotIn(value, masker.value(name, value), name)
+        self.assertNotIn(value, masker.unparsed(f"subject_token={value}"))
+        shown = dict(masked_answer({"access_token": value, "refresh_token": value,
+                                    "id_token": value, "device_code": value,
+                                    "client_secret": value, "token_type": "Bearer"}))
+        self.assertEqual(shown.pop("token_type"), "Bearer")
+        for name, masked in shown.items():
+            self.assertNotIn(value, masked, name)
+            self.assertIn("hidden", masked, name)

@@ -153,7 +153,7 @@ class StepModeTest(unittest.TestCase):
         console = self.console.getvalue()
         self.assertIn("step-through: pauses before Step 7", console)
         self.assertIn("edited: code_verifier", console)
-        self.assertIn("forensics:", console)
+        self.assertIn("forensics (pkce.mismatch): ", console)   # forensics.narrate's one form
 
     def test_no_secret_in_any_url(self):
         browser = ScriptedBrowser()

@@ -16,7 +16,6 @@ never comes here at this point: only its hash, as in any authorization request.
 from __future__ import annotations
 
 from oauthdemo.client import par
-from oauthdemo.client.explain import PARAM_NOTES
 from oauthdemo.client.pending import AuthRequest
 from oauthdemo.core.errors import InvalidRequest
 from oauthdemo.core.steps import Step
@@ -41,8 +40,9 @@ def push_for_app(backend, fields: dict) -> dict:
                       redirect_uri=redirect_uri, issuer=backend.client.provider.issuer,
                       scope=backend.scope, created=backend.clock())
     params = backend.client.authorize_params(req, None)   # the one code path: S256, client_id
-    answer = par.push(backend.client, params)
-    narrate_push(e, backend.client.metadata[par.ENDPOINT], params, answer)
+    answer = par.push(backend.client, params)   # checked by par.pushed_answer (§2.2)
+    par.narrate_push(e, ACTOR, backend.client.metadata[par.ENDPOINT], params, answer)
+    e.say(ACTOR, "→ the mobile app gets only client_id and request_uri for the browser's URL")
     return {"client_id": params["client_id"], "request_uri": answer["request_uri"],
             "expires_in": answer.get("expires_in")}
 
@@ -55,14 +55,3 @@ def require_push_fields(fields: dict) -> tuple:
         raise InvalidRequest("Missing field(s): " + ", ".join(missing) + ". Send state, "
                              "nonce, code_challenge and redirect_uri.")
     return tuple(fields[name] for name in par.DELEGATED_FIELDS)
-
-
-def narrate_push(e, endpoint: str, params: dict, answer: dict):
-    """The back channel: the backend authenticates with its secret (never shown)."""
-    e.say(ACTOR, f"POST {endpoint}  (back channel, with the backend's client secret)")
-    for name, value in params.items():
-        e.show(ACTOR, f"  {name}", value, PARAM_NOTES.get(name, ""))
-    e.say("authorization server", f"201 request_uri={answer['request_uri']} "
-                                  f"expires_in={answer.get('expires_in')}: one use, for "
-                                  f"{params['client_id']} only")
-    e.say(ACTOR, "→ the mobile app gets only client_id and request_uri for the browser's URL")

@@ -28,6 +28,7 @@ from oauthdemo.client.transport import HTTP_TIMEOUT, Transport, basic_authorizat
 from oauthdemo.core.claims import Expect, verify_jwt
 from oauthdemo.core.errors import (ClaimMismatch, ConfigError, InvalidRequest, InvalidToken,
                                    IssuerMismatch, OAuth2Error, ProviderBadResponse)
+from oauthdemo.core import grants
 from oauthdemo.core.events import PLAIN, TOKEN, EventBus
 from oauthdemo.core.steps import Step
 from oauthdemo.core.text import mask_secret
@@ -140,6 +141,14 @@ def new_state() -> str:
     return secrets.token_urlsafe(STATE_BYTES)
 
 
+def check_token_answer(body: dict) -> dict:
+    """RFC 6749 §5.1: a successful token answer carries a Bearer access_token. One check for
+    every grant that gets one (the code, refresh, client_credentials and device grants)."""
+    if not body.get("access_token") or str(body.get("token_type", "")).lower() != "bearer":
+        raise ProviderBadResponse("The token response has no Bearer access_token.")
+    return body
+
+
 def token_request_for_trace(data: dict, headers: dict) -> dict:
     """The token request as the walkthrough page shows it: the client secret masked."""
     shown = {k: (mask_secret(v) if k == "client_secret" else v) for k, v in data.items()}
@@ -154,7 +163,8 @@ class OIDCClient:
     Built from a checked discovery document: use ``OIDCClient.discover(provider)``."""
 
     def __init__(self, provider, metadata: dict, *, transport: Transport | None = None,
-                 events: EventBus | None = None, clock=time.time, actor: str = "your app"):
+                 events: EventBus | None = None, clock=time.time, actor: str = "your app",
+                 pusher=None):
         check_metadata(metadata, provider.issuer)
         self.provider = provider
         self.metadata = metadata
@@ -166,19 +176,20 @@ class OIDCClient:
                               events=self.events, actor=actor)
         self.resource = ProtectedResource(provider, metadata, self.jwks, self.transport,
                                           clock=clock)
-        self.pusher = None   # RFC 9126: who pushes for it (a mobile app's backend) if not itself
+        self.pusher = pusher   # RFC 9126: who pushes for it (a mobile app's backend); None: itself
 
     @classmethod
     def discover(cls, provider, *, events: EventBus | None = None, clock=time.time,
                  timeout: float = HTTP_TIMEOUT, actor: str = "your app",
-                 transport: Transport | None = None, grant: str = "code") -> "OIDCClient":
+                 transport: Transport | None = None, grant: str = "code",
+                 pusher=None) -> "OIDCClient":
         """Fetch the provider's discovery document, check it, and return a ready client.
         Every later call goes through the same transport (a test may pass its own); the
         console names the endpoints ``grant`` uses (DISCOVERY_NOTES)."""
         transport = transport or Transport(timeout)
         metadata = fetch_metadata(provider.issuer, transport)
         client = cls(provider, metadata, transport=transport, events=events, clock=clock,
-                     actor=actor)
+                     actor=actor, pusher=pusher)
         narrate_discovery(client.events, actor, provider.issuer, metadata, grant)
         return client
 
@@ -279,7 +290,7 @@ class OIDCClient:
     # == Step 7: the token exchange ============================================================
     def token_request_body(self, code: str, redirect_uri: str, verifier: str) -> tuple:
         """RFC 6749 §4.1.3 with RFC 7636 §4.5: the code and the verifier, at last."""
-        data = {"grant_type": "authorization_code", "client_id": self.provider.client_id,
+        data = {"grant_type": grants.AUTHORIZATION_CODE, "client_id": self.provider.client_id,
                 "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
         return self.with_client_auth(data)
 
@@ -314,9 +325,7 @@ class OIDCClient:
                                           f"{body.get('error')}: {body.get('error_description')}",
                               ok=False)
             raise OAuth2Error.from_response(body, status)
-        if not body.get("access_token") or str(body.get("token_type", "")).lower() != "bearer":
-            raise ProviderBadResponse("The token response has no Bearer access_token.")
-        return body
+        return check_token_answer(body)
 
     # == Step 9: the ID token ===================================================================
     def validate_id_token(self, id_token: str | None, nonce: str | None,
@@ -376,7 +385,7 @@ class OIDCClient:
     # == refresh, revoke, logout ================================================================
     def refresh(self, refresh_token: str, id_claims: dict | None = None) -> dict:
         """RFC 6749 §6; a new ID token must name the same user (OIDC Core §12.2)."""
-        data, headers = self.with_client_auth({"grant_type": "refresh_token",
+        data, headers = self.with_client_auth({"grant_type": grants.REFRESH_TOKEN,
                                                "client_id": self.provider.client_id,
                                                "refresh_token": refresh_token})
         tokens = self.post_token(data, headers)

@@ -116,10 +116,6 @@ class Transport:
         self.timeout = timeout
         self.events = events    # where each call is told (the HTTP log); None: nowhere
 
-    def report_to(self, events: EventBus) -> None:
-        """From now on, tell each call to ``events`` (the app does, for its HTTP log)."""
-        self.events = events
-
     def get(self, url: str, headers: dict | None = None) -> tuple:
         return http_json(url, headers=headers, timeout=self.timeout, events=self.events)
 

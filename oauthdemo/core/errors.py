@@ -54,13 +54,16 @@ class OAuth2Error(DemoError):
     retry_after: int | None = None   # seconds, sent as Retry-After (RFC 9110 §10.2.3)
 
     def __init__(self, description: str | None = None, *, status_code: int | None = None,
-                 error: str | None = None, details: dict | None = None):
+                 error: str | None = None, details: dict | None = None,
+                 retry_after: int | None = None):
         if description is not None:
             self.description = description
         if status_code is not None:
             self.status_code = status_code
         if error is not None:
             self.error = error
+        if retry_after is not None:
+            self.retry_after = retry_after
         # Extra JSON members for API answers (RFC 6749 §5.2 allows more than error and
         # error_description); never put on a redirect, where they would land in a URL.
         self.details = dict(details or {})
@@ -169,6 +172,14 @@ class AccessDenied(OAuth2Error):
     description = "The user or the authorization server denied the request."
 
 
+class InvalidTarget(OAuth2Error):
+    """RFC 8707 §2: "the requested resource is invalid, missing, unknown, or malformed"
+    (400), at the authorization endpoint and the token endpoint alike. Our ``audience``
+    (Auth0's name for it) names the API the tokens are for, as RFC 8707's ``resource``
+    does: an unknown one is a bad request, not a user's refusal."""
+    error = "invalid_target"
+
+
 class UnsupportedResponseType(OAuth2Error):
     error = "unsupported_response_type"
 
@@ -196,8 +207,7 @@ class TableFull(TemporarilyUnavailable):
     (evicting would let a flood push out a victim's login, or a revocation)."""
 
     def __init__(self, description: str, *, retry_after: int):
-        super().__init__(description)
-        self.retry_after = retry_after
+        super().__init__(description, retry_after=retry_after)
 
 
 class FatalAuthorizeError(InvalidRequest):

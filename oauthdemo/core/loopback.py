@@ -1,11 +1,13 @@
 """Loopback addresses, parsed in one place (RFC 8252 §7.3 and §8.3).
 
-Three things ask "is this the loopback?": the authorization server matching a native
-app's redirect_uri, the backend checking the one it is handed, and the HTTP toolkit's
-Host check (plus the client's proxy bypass). All of them use the names below.
+Four things ask "is this the loopback?": the authorization server matching a native
+app's redirect_uri, the backend checking the one it is handed, the HTTP toolkit's
+Host check (plus the client's proxy bypass), and the device grant's rate limit asking
+whether a peer address is this machine. All of them use the names below.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 
@@ -29,3 +31,14 @@ def is_loopback_callback(uri: str, paths: tuple = CALLBACK_PATHS) -> bool:
 def is_loopback_url(url: str) -> bool:
     """Does this URL name this machine? (Its host, not its shape: any scheme, port, path.)"""
     return (urllib.parse.urlsplit(url).hostname or "") in LOOPBACK_HOSTS
+
+
+def is_loopback_address(address: str) -> bool:
+    """A peer's IP address on this machine: 127.0.0.0/8, ::1 or ::ffff:127.x (an IPv4
+    loopback peer as an IPv6 socket reports it). Not a name: nobody resolves here."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)

@@ -35,8 +35,23 @@ def abbreviate(token: str, show: bool = False) -> str:
     return f"{token[:TOKEN_HEAD]}…{token[-TOKEN_TAIL:]} ({len(token)} chars)"
 
 
-def mask_secret(secret: str | None) -> str:
-    """A client secret is never printed, not even in part."""
+MASK = "••••••••"
+# The one table of secret names: values that let someone act as the user or the client
+# (a code, a verifier, a token, a client's password). Any other name ending in _token is
+# one too (is_secret_name): a token type added later is masked before anyone lists it.
+SECRET_NAMES = frozenset({"code", "code_verifier", "access_token", "id_token", "refresh_token",
+                          "token", "device_code", "id_token_hint", "form_token",
+                          "client_assertion", "client_secret"})
+
+
+def is_secret_name(name: str) -> bool:
+    """Is a value of this name a secret (masked wherever it is shown)?"""
+    return name in SECRET_NAMES or name.endswith("_token")
+
+
+def mask_secret(secret: str | None, how: str = "hidden") -> str:
+    """The one mask: a secret is never printed, not even in part (only its length).
+    ``how``: "hidden" for good; the HTTP log says "masked" (its owner may reveal it)."""
     if not secret:
         return "(none)"
-    return f"•••••••• ({len(secret)} chars, hidden)"
+    return f"{MASK} ({len(secret)} chars, {how})"

@@ -26,9 +26,10 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Callable
 
-from oauthdemo.client.oidc import OIDCClient
+from oauthdemo.client.oidc import OIDCClient, check_token_answer
 from oauthdemo.core.errors import (ConfigError, LoginTimedOut, OAuth2Error, ProviderBadResponse)
 from oauthdemo.core.events import TOKEN, Announced, EventBus, StepStarted
+from oauthdemo.core.grants import DEVICE_CODE as DEVICE_GRANT, SLOW_DOWN_STEP  # §3.4, §3.5
 from oauthdemo.core.loopback import is_loopback_url
 from oauthdemo.core.steps import DeviceStep, Step
 from oauthdemo.native import cli_login, tokencache
@@ -38,9 +39,7 @@ from oauthdemo.native.tokencache import Outcome
 from oauthdemo.settings import DEFAULT_SCOPE, Settings
 
 ACTOR = cli_login.ACTOR
-DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"    # RFC 8628 §3.4
 DEFAULT_INTERVAL = 5          # §3.2: seconds between polls when the server names none
-SLOW_DOWN_STEP = 5            # §3.5: slow_down adds 5 seconds to the interval, for good
 # No ceiling on the interval: §3.5 says the client MUST wait it, and a poll made sooner only
 # earns another slow_down (5 s more, each time) until the code expires. A wait longer than
 # the time left ends the login at once, saying why (``timed_out``).
@@ -226,7 +225,7 @@ def poll_for_tokens(client: OIDCClient, grant: DeviceAuthorization, opts: Device
             status, body = poll_once(client, grant)
             if status == 200:
                 e.check(ACTOR, "the token endpoint answered 200: the user approved")
-                return bearer_answer(body)
+                return check_token_answer(body)   # §3.5: the code grant's answer (RFC 6749 §5.1)
             interval, last = next_interval(e, body, status, interval, last)
     finally:
         countdown.finish()
@@ -275,13 +274,6 @@ def next_interval(e: EventBus, body: dict, status: int, interval: float, last) -
         e.show(ACTOR, "answer", f"{status} {error}", f"{ANSWER_NOTES[error]}; next poll in "
                                                     f"{interval:g} s")
     return interval, error
-
-
-def bearer_answer(body: dict) -> dict:
-    """RFC 6749 §5.1: the same token answer as the code grant's."""
-    if not body.get("access_token") or str(body.get("token_type", "")).lower() != "bearer":
-        raise ProviderBadResponse("The token response has no Bearer access_token.")
-    return body
 
 
 def timed_out(limit: float, ours: bool, interval: float, left: float) -> LoginTimedOut:

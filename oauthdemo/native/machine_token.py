@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from oauthdemo.client.oidc import OIDCClient
 from oauthdemo.core.errors import ConfigError
 from oauthdemo.core.events import PLAIN, SECRET, TOKEN, EventBus
+from oauthdemo.core.grants import CLIENT_CREDENTIALS as GRANT_TYPE   # RFC 6749 §4.4.2
 from oauthdemo.native import cli_login
 from oauthdemo.native.tokencache import when
 from oauthdemo.server import authserver
 from oauthdemo.settings import SERVICE_CLIENT_ID, Provider, Settings
 
 ACTOR = "service"
-GRANT_TYPE = "client_credentials"
 WHY = ("no user, so no browser, no consent, no ID token and no refresh token (RFC 6749 §4.4.3)",
        "no redirect, so no PKCE: there is no code travelling through a browser to protect",
        "a client secret is fine here: this client is a server (a CI job, a service), and its "

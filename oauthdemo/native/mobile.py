@@ -90,21 +90,21 @@ def mobile_client(backend_url: str, events: EventBus) -> tuple:
                         "(public values; the client secret never leaves the backend)")
     provider = Provider("oidc", config["issuer"], config["client_id"], None,
                         config.get("audience"), use_par=config.get("par") is True)
-    client = OIDCClient.discover(provider, events=events, actor=ACTOR)
-    client.pusher = backend_pusher(backend_url)   # RFC 9126: only the backend can push
+    client = OIDCClient.discover(provider, events=events, actor=ACTOR,
+                                 pusher=backend_pusher(backend_url))   # RFC 9126: only it can
     return client, config
 
 
 def backend_pusher(backend_url: str) -> Callable:
     """RFC 9126 for a public app whose client_id is its backend's: the backend pushes the
-    request with its secret (``POST /auth/par``); the app sends only this login's values."""
-    def push(client, params: dict) -> dict:
+    request with its secret (``POST /auth/par``); the app sends only this login's values.
+    The raw answer goes back: ``par.pushed_answer`` checks it, as it checks a direct push."""
+    via = backend_url + "/auth/par"
+
+    def push(client, params: dict) -> tuple:
         fields = {name: params[name] for name in par.DELEGATED_FIELDS}
-        answer = backend_call(backend_url + "/auth/par", data=fields)
-        if not isinstance(answer.get("request_uri"), str) or not answer["request_uri"]:
-            raise ProviderBadResponse("The backend's /auth/par answer has no request_uri.")
-        return {"request_uri": answer["request_uri"], "expires_in": answer.get("expires_in"),
-                "via": backend_url + "/auth/par"}
+        status, body = http_json(via, data=fields)
+        return status, body, via
     return push
 
 

@@ -18,8 +18,9 @@ import pkce
 
 from oauthdemo.core.records import Record
 from oauthdemo.core.errors import (AccessDenied, FatalAuthorizeError, InvalidRequest,
-                                   InvalidScope, MissingCodeChallenge, OAuth2Error, TableFull,
-                                   UnsupportedChallengeMethod, UnsupportedResponseType)
+                                   InvalidScope, InvalidTarget, MissingCodeChallenge,
+                                   OAuth2Error, TableFull, UnsupportedChallengeMethod,
+                                   UnsupportedResponseType)
 from oauthdemo.core.events import CodeIssued, EventBus
 from oauthdemo.core.forms import FormTokens
 from oauthdemo.core.steps import Step
@@ -34,6 +35,9 @@ SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
 FORM_PURPOSE = "authorize"     # the form token of the login and consent forms
 CROSS_SITE = "Cross-site request refused: this form was not opened in this browser."
 EXPIRED = "This login request has expired or is unknown. Start again from the app."
+# The browser binding of a login request (``Transaction.browser``), for the code flow's
+# pages and the device flow's alike; distinct from the app's cookies: cookies ignore the port.
+BROWSER_COOKIE = "as_browser"
 
 
 @dataclass
@@ -67,6 +71,20 @@ def check_consent(txn: Transaction, *, device: bool) -> None:
         raise InvalidRequest("Log in before giving consent.")
     if (txn.user_code is not None) != device:
         raise InvalidRequest("This login request is answered on another consent page.")
+
+
+def check_audience(params: dict, known: str) -> str | None:
+    """The API the tokens are for (``audience``, RFC 8707's ``resource``): none, or the one
+    registered here. One check for /authorize, the device grant and client credentials.
+
+    An unknown one is RFC 8707 §2's ``invalid_target`` (400) everywhere. Auth0 answers
+    ``access_denied`` "Service not found" at /authorize; we keep the registered code, since
+    nobody denied anything: the request named an API that does not exist, and a client
+    reading ``access_denied`` would tell its user they had refused."""
+    audience = params.get("audience") or None
+    if audience and audience != known:
+        raise InvalidTarget(f"Unknown audience (no such API here): {audience}")
+    return audience
 
 
 def add_query(uri: str, query: str) -> str:
@@ -122,9 +140,7 @@ class AuthorizeEndpoint:
             raise InvalidRequest("code_challenge must be 43 base64url characters (S256).")
         if params.get("prompt") == "none":
             raise OAuth2Error("The user must log in.", error="login_required")
-        audience = params.get("audience") or None
-        if audience and audience != self.audience:
-            raise AccessDenied(f"Service not found: {audience}")
+        audience = check_audience(params, self.audience)
         return challenge, allowed_scope(params.get("scope", "")), audience
 
     def store_request(self, client, redirect_uri: str, params: dict, checked: tuple,

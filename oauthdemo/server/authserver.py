@@ -93,7 +93,7 @@ class AuthorizationServer:
         self.device = DeviceGrant(self.clients, store, self.tokens, self.site,
                                   audience=self.audience, clock=clock, events=events,
                                   interval=self.device_interval, history=self.device_history)
-        self.service_grant = ClientCredentialsGrant(self.keys, store, self.site,
+        self.service_grant = ClientCredentialsGrant(self.tokens, store,
                                                     audience=self.audience, clock=clock,
                                                     events=events)
         self.token_endpoint = TokenEndpoint(self.clients, {

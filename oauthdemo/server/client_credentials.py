@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import secrets
 
-from oauthdemo.core.errors import AccessDenied, InvalidScope
-from oauthdemo.core.jose import encode_jwt
+from oauthdemo.core.errors import InvalidScope
+from oauthdemo.core.grants import CLIENT_CREDENTIALS
+from oauthdemo.server.authorize import check_audience
 from oauthdemo.server.store import Grant
 from oauthdemo.server.token import ACCESS_TOKEN_TTL, UnauthorizedClient
 
 AS = "authorization server"
-GRANT_TYPE = "client_credentials"
+GRANT_TYPE = CLIENT_CREDENTIALS
 SERVICE_SCOPES = ("api:read",)   # what a service may ask of the one API registered here
 
 
 class ClientCredentialsGrant:
     """grant_type=client_credentials, for clients registered with ``service=True``."""
 
-    def __init__(self, keys, store, issuer, *, audience: str, clock, events):
-        self.keys, self.store, self.issuer = keys, store, issuer
+    def __init__(self, tokens, store, *, audience: str, clock, events):
+        self.tokens, self.store = tokens, store
         self.audience, self.clock, self.events = audience, clock, events
 
     def redeem(self, client, params: dict) -> dict:
@@ -33,24 +34,21 @@ class ClientCredentialsGrant:
             self.events.check(AS, f"client_credentials refused for {client.client_id}: "
                                   "unauthorized_client", ok=False)
             raise UnauthorizedClient("This client may not use the client_credentials grant.")
-        audience = params.get("audience") or self.audience
-        if audience != self.audience:
-            raise AccessDenied(f"Service not found: {audience}")
+        # RFC 8707 §2: an unknown API is invalid_target, as at /authorize. None asked for:
+        # the one API registered here (a service token is always for some API, as Auth0's
+        # default audience does; RFC 8707 §2 lets a server use a default resource).
+        audience = check_audience(params, self.audience) or self.audience
         scope = service_scope(params.get("scope"))
         now = int(self.clock())
+        # The client is the grant's subject (token.is_client_grant): sub = client_id.
         grant = Grant(secrets.token_urlsafe(12), client.client_id, client.client_id, scope,
                       audience, None, now, expires=now + ACCESS_TOKEN_TTL)
         self.store.add_grant(grant)   # so revoking it works as for any other token
-        claims = {"iss": self.issuer.identifier, "sub": client.client_id, "aud": audience,
-                  "client_id": client.client_id, "azp": client.client_id, "scope": scope,
-                  "iat": now, "exp": now + ACCESS_TOKEN_TTL,
-                  "jti": secrets.token_urlsafe(12), "grant_id": grant.grant_id}
-        token = encode_jwt(claims, self.keys.current(), headers={"typ": "at+jwt"})
+        body = self.tokens.issue_to_client(grant)
         self.events.check(AS, f"client_credentials: {client.client_id} authenticated with "
                               f"its secret; access token for {audience} (no user, no ID "
                               "token, no refresh token)")
-        return {"access_token": token, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL,
-                "scope": scope}
+        return body
 
 
 def service_scope(requested: str | None) -> str:

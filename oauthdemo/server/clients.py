@@ -39,6 +39,7 @@ class Client(Record):   # immutable: see core.records
     loopback_paths: tuple = CALLBACK_PATHS   # … and the paths its loopback redirect may take
     can_introspect: bool = False      # a resource server: may ask RFC 7662 about tokens
     service: bool = False             # a machine acting as itself: client_credentials
+    device: bool = False              # a device without a browser: RFC 8628's device grant
     require_par: bool = False         # RFC 9126 §6: its authorization requests must be pushed
 
     def accepts_redirect(self, uri: str) -> bool:
@@ -65,7 +66,7 @@ class ClientRegistry:
         self._clients = {client.client_id: client for client in (
             Client(web_client_id, "Walkthrough web app (public, PKCE)"),
             Client(native_client_id, "CLI login (native, loopback)", loopback_any_port=True,
-                   loopback_paths=NATIVE_LOOPBACK_PATHS),
+                   loopback_paths=NATIVE_LOOPBACK_PATHS, device=True),
             Client(backend_client_id, "Mobile backend (confidential)",
                    secret=backend_secret or new_secret(), loopback_any_port=True),
             Client(resource_client_id, "Protected API (resource server)",

@@ -9,7 +9,6 @@ started yourself) and §6.1 (user codes from 20 consonants, no vowels, no look-a
 """
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
 import secrets
@@ -19,22 +18,24 @@ from dataclasses import dataclass, replace
 
 from oauthdemo.core.errors import (AccessDenied, InvalidGrant, InvalidRequest, OAuth2Error,
                                    TemporarilyUnavailable)
+from oauthdemo.core.grants import DEVICE_CODE, SLOW_DOWN_STEP
+from oauthdemo.core.loopback import is_loopback_address as is_loopback   # every browser here
 from oauthdemo.core.records import Record
 from oauthdemo.core.steps import DeviceStep
 from oauthdemo.core.tables import BoundedTable, ExpiringTable
-from oauthdemo.core.text import mask_secret
-from oauthdemo.server.authorize import TXN_TTL, Transaction, allowed_scope, check_consent
+from oauthdemo.core.text import is_secret_name, mask_secret
+from oauthdemo.server.authorize import (TXN_TTL, Transaction, allowed_scope, check_audience,
+                                        check_consent)
 from oauthdemo.server.store import Grant, token_hash
 from oauthdemo.server.token import ACCESS_TOKEN_TTL, GRANT_TTL, OFFLINE, UnauthorizedClient
 
 AS = "authorization server"
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPE = DEVICE_CODE
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # §6.1: no vowels (no words), no 0/O, 1/I
 USER_CODE_PATTERN = re.compile(f"[{USER_CODE_ALPHABET}]{{8}}")
 USER_CODE_DRAWS = 5            # a collision is drawn again, this often, then 503
 DEVICE_CODE_TTL = 600          # §3.2 expires_in: ten minutes to find a browser and approve
 FORGET_AFTER = 600             # an expired code is remembered this long, to say expired_token
-SLOW_DOWN_STEP = 5             # §3.5: "the interval MUST be increased by 5 seconds"
 DEVICE_CODES_MAX = 2000        # pending device logins: anyone can start one (bounded)
 PENDING, APPROVED, DENIED, USED = "pending", "approved", "denied", "used"
 LOGINS_SHOWN = 20              # device logins the walkthrough can draw (display only)
@@ -53,19 +54,15 @@ class ExpiredDeviceCode(OAuth2Error):
     error = "expired_token"
 
 
-class InvalidTarget(OAuth2Error):
-    """RFC 8707 §2: "the requested resource is invalid, missing, unknown, or malformed"
-    (400). Our ``audience`` (Auth0's name for it) names the API the tokens are for, as
-    RFC 8707's ``resource`` does: an unknown one is a bad request, not a user's refusal."""
-    error = "invalid_target"
-
-
 class TooManyCodes(OAuth2Error):
     """§5.1's limit, said to a person at /activate: a page with words and a 429, not the
     token endpoint's ``slow_down`` (which tells a polling device to wait longer)."""
     error = "too_many_codes"
     status_code = 429
-    limit = "browser"          # whose wrong guesses counted: "browser" or "everyone"
+
+    def __init__(self, description: str, *, retry_after: int, limit: str):
+        super().__init__(description, retry_after=retry_after)
+        self.limit = limit     # whose wrong guesses counted: BROWSER or EVERYONE
 
 
 class UserCodeTaken(Exception):
@@ -150,8 +147,9 @@ class DeviceHistory:
 
 
 def masked_answer(body: dict) -> tuple:
-    """The token answer as the walkthrough may show it: every token hidden."""
-    return tuple((name, mask_secret(value) if name.endswith("_token") else str(value))
+    """The token answer as the walkthrough may show it: every token hidden (core.text's one
+    table of secret names, and its one mask)."""
+    return tuple((name, mask_secret(value) if is_secret_name(name) else str(value))
                  for name, value in body.items())
 
 
@@ -305,9 +303,8 @@ class GuessLimit:
 
     @staticmethod
     def _refuse(limit: str, wait: float) -> None:
-        err = TooManyCodes(REFUSALS[limit])
-        err.retry_after, err.limit = int(max(1, math.ceil(wait))), limit
-        raise err
+        raise TooManyCodes(REFUSALS[limit], retry_after=int(max(1, math.ceil(wait))),
+                           limit=limit)
 
 
 BROWSER, EVERYONE = "browser", "everyone"   # whose wrong guesses the refusing limit counts
@@ -320,21 +317,12 @@ REFUSALS = {
 }
 
 
-def is_loopback(address: str) -> bool:
-    """127.0.0.0/8, ::1 or ::ffff:127.x: every browser on this machine has it."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    mapped = getattr(ip, "ipv4_mapped", None)
-    return ip.is_loopback or bool(mapped and mapped.is_loopback)
-
-
 class DeviceGrant:
     """/oauth/device/code, the user's answer at /activate, and the device's polls."""
 
     def __init__(self, clients, grants, tokens, issuer, *, audience: str, clock, events,
-                 interval: int = 5, history: DeviceHistory | None = None):
+                 interval: int = 5, history: DeviceHistory | None = None,
+                 new_user_code=new_user_code):
         self.clients, self.grants, self.tokens, self.issuer = clients, grants, tokens, issuer
         self.audience, self.clock, self.events = audience, clock, events
         self.interval = interval
@@ -347,11 +335,9 @@ class DeviceGrant:
     def start(self, params: dict, authorization: str | None) -> dict:
         """The device's request: who it is, what it wants; the codes and where to go."""
         client = self.clients.authenticate(params, authorization)
-        if client.client_id != self.clients.native_client_id:
+        if not client.device:   # registered for it (clients.py), as client credentials is
             raise UnauthorizedClient("This client may not use the device grant.")
-        audience = params.get("audience") or None
-        if audience and audience != self.audience:
-            raise InvalidTarget(f"Unknown audience (no such API here): {audience}")
+        audience = check_audience(params, self.audience)
         device_code, record = self.new_device_login(client, params, audience)
         self.narrate_started(record)
         page = self.issuer.url("/activate")
@@ -377,9 +363,8 @@ class DeviceGrant:
                 return device_code, record
             except UserCodeTaken:
                 continue
-        err = TemporarilyUnavailable("No free user code right now; try again shortly.")
-        err.retry_after = 1
-        raise err
+        raise TemporarilyUnavailable("No free user code right now; try again shortly.",
+                                     retry_after=1)
 
     def narrate_started(self, record: DeviceRecord) -> None:
         e = self.events

@@ -12,14 +12,13 @@ import urllib.parse
 
 from oauthdemo.core.errors import InvalidRequest, OAuth2Error
 from oauthdemo.core.steps import DeviceStep
-from oauthdemo.server.authorize import CROSS_SITE, TXN_TTL
+from oauthdemo.server.authorize import BROWSER_COOKIE as COOKIE, CROSS_SITE, TXN_TTL
 from oauthdemo.server.device import TooManyCodes, shown
 from oauthdemo.server.users import DEMO_USERS
 from oauthdemo.web import httpkit
 from oauthdemo.web.html import Markup, partial
 from oauthdemo.web.httpkit import render
 
-COOKIE = "as_browser"          # the handler's BROWSER_COOKIE: one browser binding for both flows
 DONE = {"allow": "approved", "deny": "denied"}
 # What happens next, said from this server's side: the device learns it on its next poll
 # (RFC 8628 §3.5); the demo's walkthrough (the app's page, not this server's) draws it.
@@ -46,9 +45,9 @@ class DevicePages:
                       form_token=self.auth.authorization.forms.issue(ACTIVATE_FORM, browser),
                       error=partial("as_activate_error.html", error_code=error.error,
                                     message=error.description,
-                                    limit=getattr(error, "limit", "")) if error else Markup(""))
-        if error is not None and error.retry_after:
-            page.add_header("Retry-After", str(error.retry_after))   # RFC 6585 §4
+                                    limit=error.limit if isinstance(error, TooManyCodes) else "")
+                      if error else Markup(""))
+        httpkit.add_retry_after(page, error)   # RFC 6585 §4: the 429 says how long
         return page if known else page.set_cookie(COOKIE, browser, max_age=TXN_TTL)
 
     def activate(self, req):

@@ -13,7 +13,7 @@ import urllib.parse
 from oauthdemo.core.errors import InvalidRequest, OAuth2Error
 from oauthdemo.core.jose import jwks_document
 from oauthdemo.core.steps import Step
-from oauthdemo.server.authorize import AS, TXN_TTL, Transaction, add_query
+from oauthdemo.server.authorize import AS, BROWSER_COOKIE, TXN_TTL, Transaction, add_query
 from oauthdemo.server.device_pages import DevicePages
 from oauthdemo.server.logout import client_id_of_hint
 from oauthdemo.server.users import DEMO_USERS
@@ -21,7 +21,6 @@ from oauthdemo.web import httpkit
 from oauthdemo.web.html import Markup, partial
 from oauthdemo.web.httpkit import Response, json_response, origin_of, render
 
-BROWSER_COOKIE = "as_browser"  # distinct from the app's cookies: cookies ignore the port
 SCOPE_TEXT = {
     "openid": "prove who you are to the app (an ID token)",
     "profile": "your name",

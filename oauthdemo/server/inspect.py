@@ -9,6 +9,7 @@ takes the server's lock or reads its tables.
 """
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 import pkce
@@ -25,6 +26,9 @@ class Truth:
     redirect_uris: tuple = ()            # registered for the client, exact strings
     verifier_of_other_login: bool = False
     state_waiting: bool = False          # the state's login still waits at /authorize
+    # The client's own redirect_uri check (Client.accepts_redirect) passed for the one sent:
+    # exact strings, or a native client's loopback on any port (RFC 8252 §7.3).
+    redirect_uri_accepted: bool = False
 
 
 class Inspector:
@@ -62,7 +66,8 @@ class Inspector:
         return tuple(self._store.grants())
 
     def truth(self, *, code: str | None = None, client_id: str | None = None,
-              verifier: str | None = None, state: str | None = None) -> Truth:
+              verifier: str | None = None, state: str | None = None,
+              redirect_uri: str | None = None) -> Truth:
         """The server's side of a failed request, read-only (the forensics' ``truth``)."""
         record = self.code_record(code)
         client = self._clients.get(client_id) if (self._clients and client_id) else None
@@ -70,12 +75,20 @@ class Inspector:
                      expired_code=None if record or not code else self._store.expired_code(code),
                      redirect_uris=tuple(client.redirect_uris) if client else (),
                      verifier_of_other_login=self._other_login(record, verifier),
-                     state_waiting=self.transaction_for_state(state) is not None)
+                     state_waiting=self.transaction_for_state(state) is not None,
+                     redirect_uri_accepted=bool(client and isinstance(redirect_uri, str)
+                                                and client.accepts_redirect(redirect_uri)))
 
     def _other_login(self, record, verifier: str | None) -> bool:
         """Does SHA-256(verifier) match the challenge of a code other than this one?"""
         if not pkce.is_well_formed_verifier(verifier):
             return False
         challenge = pkce.make_challenge(verifier)
-        return any(r.challenge == challenge for r in self._store.codes()
-                   if record is None or r.challenge != record.challenge)
+        return any(same(r.challenge, challenge) for r in self._store.codes()
+                   if record is None or not same(r.challenge, record.challenge))
+
+
+def same(a: str, b: str) -> bool:
+    """Challenges compared in constant time, as RFC 7636 §4.6's own check compares them
+    (pkce.recompute_and_compare): a page's lookup must not become a timing oracle."""
+    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))

@@ -63,27 +63,52 @@ class TokenIssuer:
             raise InvalidGrant("This grant has no user to issue tokens for.")
         now = int(self.clock())
         key = self.keys.current()
-        body = {"access_token": encode_jwt(self.access_token_claims(grant, user, now), key,
-                                           headers={"typ": "at+jwt"}),
+        body = {"access_token": self.access_token(grant, now, key),
                 "id_token": encode_jwt(self.id_token_claims(grant, user, now), key),
                 "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": grant.scope}
-        # A replay may have revoked the grant while we were signing: the access token just
-        # made carries its grant_id, so it is dead already; say so instead.
-        if not self.store.grant_alive(grant.grant_id):
-            raise InvalidGrant("This grant was revoked while its tokens were issued.")
+        self.check_alive(grant)
         if include_refresh:
             body["refresh_token"] = self.refresh_tokens.make(grant.grant_id, grant.generation)
         return body
 
-    def access_token_claims(self, grant: Grant, user: dict, now: int) -> dict:
-        """RFC 9068-style claims; ``grant_id`` (ours) ties the token to its grant, and exp never
+    def issue_to_client(self, grant: Grant) -> dict:
+        """RFC 6749 §4.4.3: a client credentials grant buys an access token only: a refresh
+        token SHOULD NOT be included, and with no user there is no ID token."""
+        now = int(self.clock())
+        body = {"access_token": self.access_token(grant, now, self.keys.current()),
+                "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL, "scope": grant.scope}
+        self.check_alive(grant)
+        return body
+
+    def check_alive(self, grant: Grant) -> None:
+        """A replay may have revoked the grant while we were signing: the access token just
+        made carries its grant_id, so it is dead already; say so instead."""
+        if not self.store.grant_alive(grant.grant_id):
+            raise InvalidGrant("This grant was revoked while its tokens were issued.")
+
+    def access_token(self, grant: Grant, now: int, key) -> str:
+        """The one access-token builder, for every grant type (RFC 9068: typ at+jwt)."""
+        return encode_jwt(self.access_token_claims(grant, now), key, headers={"typ": "at+jwt"})
+
+    def access_token_claims(self, grant: Grant, now: int) -> dict:
+        """RFC 9068 §2.2 claims; ``grant_id`` (ours) ties the token to its grant, and exp never
         outlives the grant, so the grant's record is there for the token's whole life."""
+        sub, aud = self.subject(grant)
+        return {"iss": self.issuer.identifier, "sub": sub, "aud": aud,
+                "client_id": grant.client_id, "azp": grant.client_id, "scope": grant.scope,
+                "iat": now, "exp": min(now + ACCESS_TOKEN_TTL, grant.expires),
+                "jti": secrets.token_urlsafe(12), "grant_id": grant.grant_id}
+
+    def subject(self, grant: Grant) -> tuple:
+        """Whom a token is about (sub), and so which APIs may take it (aud). A user's grant:
+        the user, for the API asked for and /userinfo. A client credentials grant is a Grant
+        whose user is the client itself (RFC 6749 §4.4): sub = client_id (RFC 9068 §2.2),
+        for its API alone: /userinfo has no user to describe."""
+        if is_client_grant(grant):
+            return grant.client_id, grant.audience
         userinfo = self.issuer.url("/userinfo")
         aud = [grant.audience, userinfo] if grant.audience else userinfo
-        return {"iss": self.issuer.identifier, "sub": user["sub"], "aud": aud,
-                "azp": grant.client_id, "scope": grant.scope, "iat": now,
-                "exp": min(now + ACCESS_TOKEN_TTL, grant.expires),
-                "jti": secrets.token_urlsafe(12), "grant_id": grant.grant_id}
+        return DEMO_USERS[grant.user]["sub"], aud
 
     def id_token_claims(self, grant: Grant, user: dict, now: int) -> dict:
         """OIDC Core §2: who logged in, for whom (aud), when, and the client's nonce."""
@@ -156,6 +181,11 @@ class CodeGrant:
                                           self.clock()))
         if not ok:
             raise InvalidGrant("Failed to verify code_verifier (PKCE).")
+
+
+def is_client_grant(grant: Grant) -> bool:
+    """A client credentials grant: the client acts as itself, so it is the grant's user."""
+    return grant.user == grant.client_id
 
 
 def new_grant(record, now: float) -> Grant:

@@ -351,13 +351,17 @@ def claims_table(view) -> Markup:
 def profile_claim_rows(claims: dict, now: float) -> Markup:
     """The profile's "ID token claims (verified)": Step 9's checks first, in its order (the
     signature, then CLAIMS_CHECKED, an absent azp said so), then the claims merely present."""
-    row = Markup('<tr><th scope="row">{}</th><td><code class="wrap">{}</code> {}</td></tr>')
     checked = [("signature", "verified with a key from the provider's JWKS")] + [
         (k, describe_claim(k, claims[k], now) if k in claims else NO_AZP)
         for k in CLAIMS_CHECKED if k in claims or k == "azp"]
     present = [(k, describe_claim(k, v, now)) for k, v in claims.items() if k not in CLAIM_SHORT]
-    return NOTHING.join(row.format(k, whole_units(said), claim_mark(k))
-                        for k, said in checked + present)
+    return NOTHING.join(kv_row(k, Markup('<code class="wrap">{}</code>').format(whole_units(said)),
+                               claim_mark(k)) for k, said in checked + present)
+
+
+def kv_row(name: str, value, mark) -> Markup:
+    """One row of a key/value table (the shared walk_kv_row.html), its mark after the value."""
+    return partial("walk_kv_row.html", name=name, value=value, note=Markup(" {}").format(mark))
 
 
 def whole_units(text: str) -> str:
@@ -444,9 +448,8 @@ def api_field_rows(fields) -> Markup:
     """(name, value) of each leaf of the answer: the value, and what it means."""
     fields = list(fields)
     values = dict(fields)
-    return NOTHING.join(Markup('<tr><th scope="row">{}</th><td>{} {}</td></tr>').format(
-        name, api_value(name, value), api_field_note(name, value, values))
-        for name, value in fields)
+    return NOTHING.join(kv_row(name, api_value(name, value), api_field_note(name, value, values))
+                        for name, value in fields)
 
 
 def api_value(name: str, value) -> Markup:

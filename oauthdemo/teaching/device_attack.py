@@ -16,41 +16,66 @@ three answers come from three logins: pending, denied, and what an approval hand
 """
 from __future__ import annotations
 
-import html
-import re
 import urllib.parse
 from dataclasses import dataclass
+from html.parser import HTMLParser
 
-from oauthdemo.client.transport import http_json
 from oauthdemo.client.useragent import ScriptedBrowser
 from oauthdemo.core.errors import ProviderBadResponse
+from oauthdemo.core.grants import DEVICE_CODE as GRANT_TYPE   # RFC 8628 §3.4
 from oauthdemo.core.text import abbreviate
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 ENDPOINT = "device_authorization_endpoint"   # RFC 8628 §4: where discovery names it
 VICTIM = "alice"
-# What the victim reads on the consent page (templates/as_device_consent.html).
-CLIENT_NAME = re.compile(r'<span class="client">(.*?)</span>', re.S)
-WARNING = re.compile(r'<h2 id="warning">(.*?)</h2>', re.S)
-SHOWN_CODE = re.compile(r'data-user-code="([^"]*)"')
+# What the victim reads on the consent page, by its data- attributes
+# (templates/as_device_consent.html): who asks, the code to compare, and the warning.
+CONSENT_ATTRIBUTES = ("data-client-name", "data-client-id", "data-user-code", "data-defence")
+DEFENCE = "started-here-only"   # §5.4: "only approve if you started this on your own device"
 # The only thing between the attacker and the tokens is a person reading a page.
 CONDITION = "if the user reads the page and presses Deny"
 
 
 @dataclass(frozen=True)
 class ConsentText:
-    """The consent page's defence, as the victim sees it."""
+    """The consent page's defence, as the victim sees it: its attributes, and the words of
+    the warning (for the card's story; the check reads ``defence``, not the words)."""
     client_name: str
-    warning: str
+    client_id: str
     user_code: str
+    defence: str
+    warning: str
+
+
+class ConsentReader(HTMLParser):
+    """The first value of each of CONSENT_ATTRIBUTES (unescaped by the parser), and the text
+    of the element that carries ``data-defence``."""
+
+    def __init__(self):
+        super().__init__()
+        self.found, self.warning, self._in_warning = {}, [], None
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in CONSENT_ATTRIBUTES:
+                self.found.setdefault(name, value or "")
+                if name == "data-defence" and self._in_warning is None:
+                    self._in_warning = tag
+
+    def handle_endtag(self, tag):
+        if tag == self._in_warning:
+            self._in_warning = ""   # read once: later text is not the warning
+
+    def handle_data(self, data):
+        if self._in_warning:
+            self.warning.append(data)
 
 
 def attackers_device_login(lab) -> dict:
-    """§3.1: the attacker's own machine asks for a device code, as the demo's CLI."""
+    """§3.1: the attacker's own machine asks for a device code, as the demo's CLI. Its calls
+    go through the lab client's transport: its timeout, and the HTTP log sees them."""
     client_id = lab.app.auth_server.clients.native_client_id
-    status, body = http_json(lab.client.metadata[ENDPOINT],
-                             data={"client_id": client_id, "scope": lab.app.scope},
-                             timeout=lab.client.timeout)
+    status, body = lab.client.transport.post(lab.client.metadata[ENDPOINT],
+                                             {"client_id": client_id, "scope": lab.app.scope})
     if status != 200:
         raise ProviderBadResponse(f"The device authorization request failed: HTTP {status} "
                                   f"{body.get('error', '')}.")
@@ -59,10 +84,9 @@ def attackers_device_login(lab) -> dict:
 
 def poll(lab, device: dict) -> tuple:
     """§3.4: one poll at the real token endpoint, as the attacker's machine makes it."""
-    return http_json(lab.client.metadata["token_endpoint"],
-                     data={"grant_type": GRANT_TYPE, "client_id": device["client_id"],
-                           "device_code": device["device_code"]},
-                     timeout=lab.client.timeout)
+    return lab.client.transport.post(lab.client.metadata["token_endpoint"],
+                                     {"grant_type": GRANT_TYPE, "client_id": device["client_id"],
+                                      "device_code": device["device_code"]})
 
 
 def victim_reads_consent(device: dict) -> tuple:
@@ -81,10 +105,13 @@ def victim_reads_consent(device: dict) -> tuple:
 
 
 def consent_text(page) -> ConsentText:
-    def first(pattern):
-        found = pattern.search(page.text)
-        return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip() if found else ""
-    return ConsentText(first(CLIENT_NAME), first(WARNING), first(SHOWN_CODE))
+    reader = ConsentReader()
+    reader.feed(page.text)
+    reader.close()
+    found = reader.found.get
+    return ConsentText(found("data-client-name", ""), found("data-client-id", ""),
+                       found("data-user-code", ""), found("data-defence", ""),
+                       " ".join("".join(reader.warning).split()))
 
 
 def victim_answers(browser, consent, allow: bool):
@@ -137,12 +164,14 @@ def story(seen: dict) -> list:
 
 
 def refused(seen: dict) -> bool:
-    """The defence held: the page said what it must, the denied login gave nothing."""
-    consent = seen["consent"]
+    """The defence held: the page carried its warning and named this login's client and
+    code (§5.4), and the polls gave nothing (§3.5 authorization_pending, access_denied)."""
+    consent, device = seen["consent"], seen["device"]
     return (seen["pending"][1].get("error") == "authorization_pending"
             and seen["denied"][1].get("error") == "access_denied"
-            and "only approve if you started this" in consent.warning.lower()
-            and consent.user_code == seen["device"]["user_code"])
+            and consent.defence == DEFENCE
+            and consent.client_id == device["client_id"]
+            and consent.user_code == device["user_code"])
 
 
 def revoke(lab, client_id: str, tokens: dict) -> None:
@@ -151,5 +180,4 @@ def revoke(lab, client_id: str, tokens: dict) -> None:
     token = tokens.get("refresh_token") or tokens.get("access_token")
     endpoint = lab.client.metadata.get("revocation_endpoint")
     if token and endpoint:
-        http_json(endpoint, data={"token": token, "client_id": client_id},
-                  timeout=lab.client.timeout)
+        lab.client.transport.post(endpoint, {"token": token, "client_id": client_id})

@@ -29,7 +29,7 @@ def device_section(auth) -> Markup:
     """The section, or a hint to run a device login when this run has none."""
     login = auth.inspect.latest_device_login() if auth is not None else None
     if login is None:
-        return partial("device_none.html")
+        return partial("device_none.html", command=HINT_COMMAND)
     return partial("device_section.html", status=login.status, summary=summary(login),
                    diagram=device_diagram(login), values=values_table(login))
 

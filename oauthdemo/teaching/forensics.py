@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 import threading
 import urllib.parse
@@ -23,15 +24,14 @@ from dataclasses import dataclass
 
 import pkce
 
+from oauthdemo.client.pending import PENDING_TTL as STATE_TTL   # how long the app keeps a state
 from oauthdemo.core.tables import BoundedTable
+from oauthdemo.server.authorize import CODE_TTL   # RFC 6749 §4.1.2: a code lives 10 minutes
 from oauthdemo.web.html import Markup, partial
 
-CODE_TTL = 600        # RFC 6749 §4.1.2: a code lives 10 minutes at most
-STATE_TTL = 600       # the app keeps a login's state this long (client.pending)
 CLOCK_LEEWAY = 60     # the ID token check's allowance for clock skew (client.oidc)
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 RULES = {   # rule id → the mistake, in a learner's words
     "pkce.mismatch": "the verifier does not hash to the stored challenge",
@@ -120,7 +120,8 @@ def refused_login(app, params: dict, browser: str, err) -> Markup:
     auth, server = app.flows.latest(browser), app.auth_server
     truth = server.inspect.truth(
         code=params.get("code"), client_id=app.client.provider.client_id,
-        verifier=auth.verifier if auth else None, state=params.get("state")
+        verifier=auth.verifier if auth else None, state=params.get("state"),
+        redirect_uri=auth.redirect_uri if auth else None
     ) if server is not None else None
     found = diagnose_login(params, err, auth, truth, app.clock(), app.used_states)
     if found is None:
@@ -141,7 +142,7 @@ def diagnose_login(params: dict, answer, auth, truth=None, now: float = 0.0, use
     login (an AuthRequest, or None), ``used`` the UsedStates. Returns a Diagnosis, or None
     when no rule applies."""
     error = error_code(answer)
-    own = auth is not None and params.get("state") == auth.state
+    own = auth is not None and same(params.get("state"), auth.state)
     if error == "invalid_state":
         sent = {"state": params.get("state"),
                 "state_used": params.get("state") in used or (own and "id_claims" in auth.trace),
@@ -154,6 +155,13 @@ def diagnose_login(params: dict, answer, auth, truth=None, now: float = 0.0, use
         return None
     found = diagnose(sent, answer, truth)
     return None if found.rule == "unexplained" else found
+
+
+def same(sent, kept) -> bool:
+    """Secrets (a state, a verifier) compared in constant time, as the checks themselves
+    compare them (pkce.recompute_and_compare, client.pending): copy this, not ``==``."""
+    return (isinstance(sent, str) and isinstance(kept, str)
+            and hmac.compare_digest(sent.encode("utf-8"), kept.encode("utf-8")))
 
 
 def error_code(answer) -> str:
@@ -232,7 +240,7 @@ def pkce_rule(sent: dict, truth) -> Diagnosis | None:
     if ok:
         return None
     lines = (f"SHA-256(verifier you sent) = {recomputed}", f"stored challenge = {stored}")
-    if verifier == stored:
+    if same(verifier, stored):
         return Diagnosis("pkce.challenge_as_verifier", lines + (
             "The verifier sent IS the stored challenge: the client sent the hash it had "
             "published instead of the secret it kept (Step 2's code_verifier).",))
@@ -254,7 +262,7 @@ def inferred_pkce(sent: dict, verifier: str) -> Diagnosis | None:
         return None
     lines = (f"SHA-256(verifier you sent) = {recomputed}",
              f"challenge this login sent at Step 3 = {own}")
-    rule = "pkce.challenge_as_verifier" if verifier == own else "pkce.mismatch"
+    rule = "pkce.challenge_as_verifier" if same(verifier, own) else "pkce.mismatch"
     return Diagnosis(rule, lines + ("They differ. The provider does not say which check "
                                     "failed; this one would fail anyway.",), certain=False)
 
@@ -303,6 +311,8 @@ def code_inferred(sent: dict) -> Diagnosis | None:
 def redirect_rule(sent: dict, truth) -> Diagnosis | None:
     """The redirect_uri sent against the one it must equal, character for character."""
     uri = sent.get("redirect_uri")
+    if truth is not None and truth.code is None and truth.redirect_uri_accepted:
+        return None   # the client's own check passed it (a native app's port varies, §7.3)
     expected = expected_redirect(sent, truth)
     if not isinstance(uri, str) or not expected or uri in expected:
         return None

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 
 from oauthdemo.core.events import HttpExchange
 from oauthdemo.core.tables import BoundedTable
+from oauthdemo.core.text import MASK, SECRET_NAMES, is_secret_name, mask_secret
 from oauthdemo.core.errors import InvalidRequest, NotFound
 from oauthdemo.web.httpkit import (BROWSER_ID, Response, error_json, json_response,
                                    parse_cookies)
@@ -338,10 +339,8 @@ class HttpLog:
 
 
 # == Masking: what a page or a HAR file shows of each value ===================================
-# Values that let someone act as the user or the client: masked unless revealed on purpose.
-SECRET_NAMES = frozenset({"code", "code_verifier", "access_token", "id_token", "refresh_token",
-                          "token", "device_code", "id_token_hint", "form_token",
-                          "client_assertion"})
+# Values that let someone act as the user or the client (core.text's one table,
+# is_secret_name): masked unless revealed on purpose.
 # Values no page and no HAR file ever shows, revealed or not, and why.
 CLIENT_SECRET = "a client secret: never shown, not even here"
 NEVER_SHOWN = {
@@ -351,15 +350,13 @@ NEVER_SHOWN = {
 CODE_AT_SERVER = ("a code in the authorization server's redirect: never revealed here (your "
                   "app's callback and token request show the one it received)")
 HTTPONLY = "an HttpOnly cookie: no page shows it, so no script on a page could read it"
-MASK = "••••••••"
 HIDDEN = f"{MASK} (hidden)"   # a client credential's place: not even its length is told
 FIELDS_MAX = 64           # form fields or query parameters read of one hop (as the parser)
 # A body that is no form and no JSON (cut at HTTP_BODY_KEPT, or mangled) is shown with every
 # secret-named value cut out by pattern, revealed or not: "name": "value" and name=value.
 SECRET_PATTERN = re.compile(
     r'(?P<q>"(?:%(n)s)"\s*:\s*)"(?:[^"\\]|\\.)*(?:"|$)|(?P<f>(?<![\w%%])(?:%(n)s)=)[^&\s"]*'
-    % {"n": "|".join(sorted(SECRET_NAMES | set(NEVER_SHOWN)))})
-NOT_PARSED = object()
+    % {"n": "|".join(sorted(SECRET_NAMES | set(NEVER_SHOWN))) + r"|\w*_token"})
 
 
 @dataclass(frozen=True)
@@ -373,7 +370,8 @@ class Secret:
 
 
 def masked(value: str) -> str:
-    return f"{MASK} ({len(value)} chars, masked)"
+    """core.text's one mask (the length, never a character), which this page may reveal."""
+    return mask_secret(value, "masked")
 
 
 class Masker:
@@ -392,7 +390,7 @@ class Masker:
             return self.hidden(name, shown, NEVER_SHOWN[name])
         if name == "code" and self.server_hop and value:
             return self.hidden(name, masked(value), CODE_AT_SERVER)
-        if name not in SECRET_NAMES or not value:
+        if not is_secret_name(name) or not value:
             return value
         return self.secret(name, value)
 

@@ -24,13 +24,14 @@ import hmac
 import re
 import threading
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from oauthdemo.client.oidc import narrate_token_request, token_request_for_trace
 from oauthdemo.client.pending import PENDING_TTL, AuthRequest, LoginResult
 from oauthdemo.core.errors import DemoError, InvalidRequest, OAuth2Error, as_oauth2
 from oauthdemo.core.steps import Step
 from oauthdemo.core.tables import ExpiringTable
+from oauthdemo.server.authorize import CODE_TTL   # RFC 6749 §4.1.2: 10 minutes at most
 from oauthdemo.teaching import forensics, steppage
 from oauthdemo.web import httpkit
 
@@ -38,7 +39,6 @@ APP = "your app"
 ROUTES = (("GET", "/step"), ("POST", "/step/send"))
 STEP_LOGINS_MAX = 1000         # one step-through per browser; full: a new one gets a 503
 STEP_TTL = 3 * PENDING_TTL     # a pause outlives the code it holds: the page can say it expired
-CODE_MAX_AGE = 600             # RFC 6749 §4.1.2: a code lives at most 10 minutes
 VALUE_MAX = 2048               # characters per edited value
 FORM_PURPOSE = "step-"         # + the pause: each pause's form has a token of its own
 TOKEN_FIELDS = ("code", "code_verifier", "redirect_uri", "client_id")   # what Step 7 sends
@@ -54,9 +54,11 @@ class Answer:
     summary: str = ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepLogin:
-    """One browser's step-through: the login, where it waits, and what was sent."""
+    """One browser's step-through: the login, where it waits, and what was sent. Frozen: a
+    change is a replace() stored in its place (StepThrough.save), so a page being drawn
+    never sees a half-changed one."""
     browser: str
     auth: AuthRequest
     stage: str = "authorize"                           # a key of steppage.PAUSES
@@ -68,6 +70,7 @@ class StepLogin:
     diagnosis: object = None
     expired: bool = False
     sid: str = ""                                      # the session, once the login is done
+    until: float = 0.0                                 # this pause waits until then
     # One send at a time: a double click must not redeem the code twice (which would
     # revoke the tokens the first send got, RFC 6749 §4.1.2).
     sending: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -82,7 +85,8 @@ def diagnose(app, login: StepLogin, err: OAuth2Error, age: float):
     if app.auth_server is not None and own_code(login):
         truth = app.auth_server.inspect.truth(code=login.draft.get("code"),
                                               client_id=login.draft.get("client_id"),
-                                              verifier=login.draft.get("code_verifier"))
+                                              verifier=login.draft.get("code_verifier"),
+                                              redirect_uri=login.draft.get("redirect_uri"))
     return forensics.diagnose(sent, err, truth)
 
 
@@ -110,13 +114,17 @@ class StepThrough:
         with self.lock:
             return self.table.get(browser, self.app.clock()) if browser else None
 
-    def keep(self, login: StepLogin, stage: str, original: dict):
+    def keep(self, login: StepLogin, stage: str, original: dict, **changes) -> StepLogin:
         """Move the login to its next pause; the pause waits STEP_TTL from now."""
-        login.stage, login.original, login.draft = stage, original, dict(original)
-        login.answer, login.diagnosis, login.expired = None, None, False
-        now = self.app.clock()
+        fresh = {"answer": None, "diagnosis": None, "expired": False, **changes}
+        return self.save(replace(login, stage=stage, original=original, draft=dict(original),
+                                 until=self.app.clock() + STEP_TTL, **fresh))
+
+    def save(self, login: StepLogin) -> StepLogin:
+        """A changed login (a replace()) in the place of the one it changes, same expiry."""
         with self.lock:
-            self.table.add(login.browser, login, expires=now + STEP_TTL, now=now)
+            self.table.add(login.browser, login, expires=login.until, now=self.app.clock())
+        return login
 
     # == Pause 1: before the redirect (Step 3) =================================================
     def redirect_or_pause(self, req, auth: AuthRequest) -> httpkit.Response:
@@ -131,7 +139,7 @@ class StepThrough:
     def send_authorize(self, login: StepLogin, values: dict) -> httpkit.Response:
         if self.app.pending.peek(login.auth.state) is None:   # expired, or its callback came
             return httpkit.redirect("/step", 303)
-        login.draft = values
+        self.save(replace(login, draft=values))
         params = {k: v for k, v in values.items() if v}      # an emptied field is left out
         self.narrate_edits("the authorization request", login.original, values)
         self.events.say("browser", f"303 → {self.app.client.metadata['authorization_endpoint']}?…")
@@ -150,10 +158,10 @@ class StepThrough:
         """The client's own callback checks (error, state, this browser, iss), then a pause."""
         auth, code = self.app.client.check_callback(query, self.app.pending, browser)
         login = self.current(browser) or StepLogin(browser, auth)   # it may just have expired
-        login.auth, login.code, login.received = auth, code, self.app.clock()
         self.keep(login, "token", {"code": code, "code_verifier": auth.verifier,
                                    "redirect_uri": auth.redirect_uri,
-                                   "client_id": self.app.client.provider.client_id})
+                                   "client_id": self.app.client.provider.client_id},
+                  auth=auth, code=code, received=self.app.clock())
         self.events.say(APP, "step-through: pauses before Step 7; the token request waits "
                              "for you at /step")
         return httpkit.redirect("/step", 303)
@@ -165,7 +173,7 @@ class StepThrough:
                                                   values["code_verifier"])
         data["client_id"] = values["client_id"]
         data = {k: v for k, v in data.items() if v}          # an emptied field is left out
-        login.draft = values
+        login = self.save(replace(login, draft=values))
         self.events.step(APP, Step.TOKEN_REQUEST, flow=auth.flow,
                          context="sent from the step-through page")
         self.narrate_edits("the token request", login.original, values)
@@ -185,12 +193,12 @@ class StepThrough:
     def token_refused(self, login: StepLogin, err: OAuth2Error) -> httpkit.Response:
         """The real answer, its likely cause, and whether the code can still be used."""
         age = self.app.clock() - login.received
-        login.answer = Answer(err.status_code, err.error, err.description)
-        login.diagnosis = diagnose(self.app, login, err, age)
-        login.expired = err.error == "invalid_grant" and (
-            age >= CODE_MAX_AGE or login.diagnosis.rule == "code.expired")
-        for line in login.diagnosis.lines:
-            self.events.say(APP, f"forensics: {line}")
+        found = diagnose(self.app, login, err, age)
+        login = self.save(replace(
+            login, answer=Answer(err.status_code, err.error, err.description), diagnosis=found,
+            expired=err.error == "invalid_grant" and (age >= CODE_TTL or
+                                                      found.rule == "code.expired")))
+        forensics.narrate(self.events, APP, login.diagnosis)
         if login.expired:
             self.events.say(APP, f"the code arrived {int(age)} s ago: it has expired "
                                  "(RFC 6749 §4.1.2); only a new login helps")
@@ -201,9 +209,8 @@ class StepThrough:
         who = result.id_claims.get("name") or result.id_claims["sub"]
         self.events.check(APP, f"logged in {who}; tokens kept on the server, the browser gets "
                                "a session cookie")
-        login.sid = session.sid
-        self.keep(login, "api", {"bearer": session.access_token})
-        login.answer = Answer(200, "", "Tokens issued; the ID token passed every check.")
+        self.keep(login, "api", {"bearer": session.access_token}, sid=session.sid,
+                  answer=Answer(200, "", "Tokens issued; the ID token passed every check."))
         self.events.say(APP, "step-through: pauses before Step 10; the API call waits for you "
                              "at /step")
         return self.app.with_session_cookie(httpkit.redirect("/step#answer", 303), session)
@@ -215,7 +222,6 @@ class StepThrough:
         if token and not HEADER_VALUE.fullmatch(token):
             raise InvalidRequest("A Bearer token is visible ASCII characters, no spaces "
                                  "(RFC 6750 §2.1).")
-        login.draft = values
         self.narrate_edits("the API call", login.original, values)
         self.events.say(APP, f"GET {url} with Authorization: Bearer …")
         try:
@@ -226,10 +232,9 @@ class StepThrough:
             status, body = err.status_code, {"error": err.error,
                                              "error_description": err.description}
         error = "" if status == 200 else str(body.get("error") or "unknown")
-        login.answer = Answer(status, error, str(body.get("message") or
-                                                 body.get("error_description") or ""))
-        if status == 200:
-            login.stage = "done"
+        self.save(replace(login, draft=values, stage="done" if status == 200 else login.stage,
+                          answer=Answer(status, error, str(body.get("message") or
+                                                           body.get("error_description") or ""))))
         return httpkit.redirect("/step#answer", 303)
 
     # == The page and the one POST =============================================================

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oauthdemo.core.steps import OIDC_CORE, RFC, Step
 from oauthdemo.core.text import abbreviate
+from oauthdemo.teaching import forensics
 from oauthdemo.teaching.fragments import request_block
 from oauthdemo.web.html import Markup, partial
 from oauthdemo.web.httpkit import Response, render
@@ -109,10 +110,7 @@ def answer_card(answer, diagnosis, expired: bool, pause: str) -> Markup:
     lines on a failure, and what the learner can do next."""
     if answer is None:
         return Markup("")
-    lines = Markup("").join(Markup('<li>{}</li>').format(line) for line in diagnosis.lines) \
-        if diagnosis else Markup("")
-    forensic = partial("step_forensic.html", rule=diagnosis.rule, lines=lines) \
-        if diagnosis else Markup("")
+    forensic = forensics.forensic_html(diagnosis) if diagnosis else Markup("")
     next_move = partial("step_expired.html") if expired else (
         partial("step_retry.html", note=RETRY_NOTES[pause]) if answer.error else Markup(""))
     return partial("step_answer.html", status=answer.status, error=answer.error or "",

@@ -170,8 +170,13 @@ def error_response(err: OAuth2Error, *, as_json: bool) -> Response:
     resp = error_json(err) if as_json else error_page(err)
     if isinstance(err, MethodNotAllowedOn):
         resp.add_header("Allow", ", ".join(err.allow))   # RFC 9110 §15.5.6
-    if err.retry_after:
-        resp.add_header("Retry-After", str(err.retry_after))   # RFC 9110 §10.2.3, with a 503
+    return add_retry_after(resp, err)
+
+
+def add_retry_after(resp: Response, err: OAuth2Error | None) -> Response:
+    """RFC 9110 §10.2.3: an error that knows when to come back (a 503, a 429) says so."""
+    if err is not None and err.retry_after:
+        resp.add_header("Retry-After", str(err.retry_after))
     return resp
 
 
